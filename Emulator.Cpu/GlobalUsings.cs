@@ -1,0 +1,1 @@
+global using unsafe HandlerFn = delegate*<Emulator.Cpu.Vcpu, in Iced.Intel.Instruction, void>;

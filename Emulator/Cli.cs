@@ -26,6 +26,7 @@ internal static class Cli
           --timeout SECONDS        stop after this much wall time (exit status 8)
           --strict-ports           stop on an access to an unclaimed I/O port (exit status 10)
           --log-unimplemented      log instructions that raise #UD because they are not implemented
+          --stats                  print instructions, wall time and instructions/s to stderr at the end
 
         exit status: the guest's (odd: (v << 1) | 1 from port 0xF4; 0 after a poweroff through port 0x8900),
           2 bad option, 4 bad image, 6 triple fault, 8 instruction limit or timeout,
@@ -52,6 +53,7 @@ internal static class Cli
 
         var options = new MachineOptions();
         string? image = null;
+        bool stats = false;
         FileStream? serialFile = null;
         try
         {
@@ -110,6 +112,9 @@ internal static class Cli
                     case "--strict-ports":
                         options.StrictPorts = true;
                         break;
+                    case "--stats":
+                        stats = true;
+                        break;
                     case "--log-unimplemented":
                         options.UnimplementedLog = stderr;
                         break;
@@ -151,7 +156,14 @@ internal static class Cli
                 stderr.WriteLine($"emulator: {image}: {e.Message}");
                 return Machine.ExitBadImage;
             }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             RunResult result = machine.Run();
+            if (stats)
+            {
+                double secs = clock.Elapsed.TotalSeconds;
+                stderr.WriteLine(FormattableString.Invariant(
+                    $"emulator: {result.Instructions} instructions in {secs:0.000} s ({result.Instructions / secs / 1e6:0.0} M instructions/s)"));
+            }
             if (result.Outcome != RunOutcome.GuestExit)
             {
                 stderr.WriteLine($"emulator: {result.Outcome}: {result.Message}");

@@ -10,7 +10,11 @@ namespace Emulator.Cpu;
 /// </summary>
 public sealed unsafe partial class Vcpu
 {
-    private const int TlbSize = 2048;
+    // 4-way set associative, LRU within a set; way 0 is the most recently used, and the only way the
+    // fast path probes. Several PCIDs/VPIDs can then hold the same linear page at once.
+    private const int TlbSets = 512;
+    private const int TlbWays = 4;
+    private const int TlbSize = TlbSets * TlbWays;
 
     /// <summary>MAXPHYADDR reported in CPUID 0x80000008 and enforced as reserved bits (QEMU's default).</summary>
     internal const int MaxPhysAddrBits = 40;
@@ -73,10 +77,14 @@ public sealed unsafe partial class Vcpu
     internal void FlushTlbPage(ulong linear, ushort pcid, bool includeGlobal)
     {
         ulong vpn = linear >> 12;
-        ref TlbEntry e = ref _tlb[(int)(vpn & (TlbSize - 1))];
-        if (e.Tag == vpn + 1 && Matches(in e, pcid, includeGlobal))
+        int set = SetBase(vpn);
+        for (int w = 0; w < TlbWays; w++)
         {
-            e.Tag = 0;
+            ref TlbEntry e = ref _tlb[set + w];
+            if (e.Tag == vpn + 1 && Matches(in e, pcid, includeGlobal))
+            {
+                e.Tag = 0;
+            }
         }
         if (_tlbHasLarge)
         {
@@ -134,12 +142,18 @@ public sealed unsafe partial class Vcpu
     /// current CPL; on failure a #PF is pending and false is returned.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SetBase(ulong vpn) => (int)(vpn & (TlbSets - 1)) * TlbWays;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Hits(in TlbEntry e, ulong vpn) =>
+        e.Tag == vpn + 1 && (e.Pcid == CurrentPcid || (e.Perm & TlbEntry.PermGlobal) != 0) && e.Vpid == CurrentVpid;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Translate(ulong linear, Access access, out ulong pa, out byte* host)
     {
         ulong vpn = linear >> 12;
-        ref TlbEntry e = ref _tlb[(int)(vpn & (TlbSize - 1))];
-        if (e.Tag == vpn + 1 && (e.Pcid == CurrentPcid || (e.Perm & TlbEntry.PermGlobal) != 0) && e.Vpid == CurrentVpid
-            && PermitsFast(e.Perm, access))
+        ref TlbEntry e = ref _tlb[SetBase(vpn)];
+        if (Hits(in e, vpn) && PermitsFast(e.Perm, access))
         {
             ulong off = linear & 0xFFF;
             pa = e.PhysPage | off;
@@ -179,6 +193,26 @@ public sealed unsafe partial class Vcpu
     private bool TranslateSlow(ulong linear, Access access, out ulong pa, out byte* host)
     {
         host = null;
+        ulong vpn = linear >> 12;
+        int set = SetBase(vpn);
+        for (int w = 1; w < TlbWays; w++)
+        {
+            if (Hits(in _tlb[set + w], vpn))
+            {
+                // Move the hit to way 0 (most recently used) and retry the fast check there.
+                TlbEntry hit = _tlb[set + w];
+                Array.Copy(_tlb, set, _tlb, set + 1, w);
+                _tlb[set] = hit;
+                if (PermitsFast(hit.Perm, access))
+                {
+                    ulong off = linear & 0xFFF;
+                    pa = hit.PhysPage | off;
+                    host = hit.Host == null ? null : hit.Host + off;
+                    return true;
+                }
+                break;
+            }
+        }
         if (!State.PagingEnabled)
         {
             pa = State.LongModeActive ? linear : (uint)linear;
@@ -202,7 +236,19 @@ public sealed unsafe partial class Vcpu
     private void Fill(ulong linear, ulong physPage, byte perm, int shift)
     {
         ulong vpn = linear >> 12;
-        ref TlbEntry e = ref _tlb[(int)(vpn & (TlbSize - 1))];
+        int set = SetBase(vpn);
+        // Replace this context's own entry for the page if there is one, else evict the LRU way.
+        int victim = TlbWays - 1;
+        for (int w = 0; w < TlbWays; w++)
+        {
+            if (Hits(in _tlb[set + w], vpn))
+            {
+                victim = w;
+                break;
+            }
+        }
+        Array.Copy(_tlb, set, _tlb, set + 1, victim);
+        ref TlbEntry e = ref _tlb[set];
         e.Tag = vpn + 1;
         e.PhysPage = physPage;
         e.Host = Memory.HostPointer(physPage);

@@ -28,7 +28,7 @@ public sealed unsafe partial class Vcpu
             return true;
         }
         linear = (uint)(s.Base + ea);
-        if ((s.Attr & (Segment.AttrUnusable | 0xA)) == 0x2 || !State.ProtectedMode)
+        if ((s.Attr & (Segment.AttrUnusable | 0xE)) == 0x2 || !State.ProtectedMode)
         {
             // Writable expand-up data (or real mode): limit check only.
             if (ea + (ulong)size - 1 <= s.Limit)

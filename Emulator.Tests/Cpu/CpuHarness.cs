@@ -66,6 +66,8 @@ internal sealed class CpuHarness : IDisposable
                 Limit = 0xFFFF,
                 Attr = Segment.AttrP | Segment.AttrS | 0xB,
             };
+            // Real mode: SS:SP = 6000:0000, so the first push lands just below StackTop as in the other modes.
+            s.Seg[(int)SegReg.Ss].LoadReal((ushort)((StackTop - 0x10000) >> 4));
             s.Cr0 = CpuState.Cr0Et;
         }
         else
@@ -102,7 +104,7 @@ internal sealed class CpuHarness : IDisposable
                 s.Cr0 |= CpuState.Cr0Mp;
             }
         }
-        s.Gpr[4] = StackTop;
+        s.Gpr[4] = mode == CpuMode.Real16 ? 0 : StackTop;
         s.Cpl = 0;
         Cpu.FlushTlbAll();
         Cpu.InvalidateFetch();

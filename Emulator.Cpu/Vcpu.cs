@@ -101,6 +101,7 @@ public sealed unsafe partial class Vcpu
         FaultPending = false;
         Halted = false;
         InterruptShadow = false;
+        ResetSystemState();
         FlushTlbAll();
         InvalidateFetch();
     }
@@ -232,6 +233,10 @@ public sealed unsafe partial class Vcpu
             PendingStop = StopReason.None;
             return r;
         }
+        if (DebugTrapPending)
+        {
+            DebugTrapsAfterInstruction();
+        }
         if (ShadowArmed)
         {
             // The shadow covers exactly the instruction after STI / MOV SS.
@@ -277,6 +282,10 @@ public sealed unsafe partial class Vcpu
                 return StopReason.HaltedForever;
             }
             return StopReason.Halted;
+        }
+        if (DebugWatch)
+        {
+            DebugBeforeInstruction();
         }
         if (PendingStop != StopReason.None)
         {

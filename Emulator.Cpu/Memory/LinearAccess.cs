@@ -136,6 +136,10 @@ public sealed unsafe partial class Vcpu
                 };
                 return true;
             }
+            if (DataBreakpoints && (access & Access.Implicit) == 0)
+            {
+                NoteDataAccess(lin, size, write: false);
+            }
             value = Memory.Read(pa, size);
             return true;
         }
@@ -156,6 +160,10 @@ public sealed unsafe partial class Vcpu
         {
             ulong b = i < first ? Memory.Read(pa1 + (ulong)i, 1) : Memory.Read(pa2 + (ulong)(i - first), 1);
             value |= b << (i * 8);
+        }
+        if (DataBreakpoints && (access & Access.Implicit) == 0)
+        {
+            NoteDataAccess(lin, size, write: false);
         }
         return true;
     }
@@ -180,6 +188,10 @@ public sealed unsafe partial class Vcpu
                 }
                 Memory.NoteWrite(host, size);
                 return true;
+            }
+            if (DataBreakpoints && (access & Access.Implicit) == 0)
+            {
+                NoteDataAccess(lin, size, write: true);
             }
             Memory.Write(pa, size, value);
             return true;
@@ -207,6 +219,10 @@ public sealed unsafe partial class Vcpu
             {
                 Memory.Write(pa2 + (ulong)(i - first), 1, b);
             }
+        }
+        if (DataBreakpoints && (access & Access.Implicit) == 0)
+        {
+            NoteDataAccess(lin, size, write: true);
         }
         return true;
     }

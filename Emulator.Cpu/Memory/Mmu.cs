@@ -217,7 +217,7 @@ public sealed unsafe partial class Vcpu
         {
             pa = State.LongModeActive ? linear : (uint)linear;
             Fill(linear, pa & ~0xFFFUL, (byte)(TlbEntry.PermUser | TlbEntry.PermWrite | TlbEntry.PermDirty), 12);
-            host = Memory.HostPointer(pa);
+            host = DataBreakpoints && DataBreakpointOnPage(linear) ? null : Memory.HostPointer(pa);
             return true;
         }
         if (!Walk(linear, access, out pa, out byte perm, out int shift, out uint err))
@@ -229,7 +229,7 @@ public sealed unsafe partial class Vcpu
             return RaisePageFault(linear, err);
         }
         Fill(linear, pa & ~0xFFFUL, perm, shift);
-        host = Memory.HostPointer(pa);
+        host = DataBreakpoints && DataBreakpointOnPage(linear) ? null : Memory.HostPointer(pa);
         return true;
     }
 
@@ -251,7 +251,8 @@ public sealed unsafe partial class Vcpu
         ref TlbEntry e = ref _tlb[set];
         e.Tag = vpn + 1;
         e.PhysPage = physPage;
-        e.Host = Memory.HostPointer(physPage);
+        // Pages with a data breakpoint get no host pointer, so their accesses take the checked slow path.
+        e.Host = DataBreakpoints && DataBreakpointOnPage(linear) ? null : Memory.HostPointer(physPage);
         e.Pcid = CurrentPcid;
         e.Vpid = CurrentVpid;
         e.Perm = perm;

@@ -230,6 +230,17 @@ internal struct CpuState
     /// <summary>Evaluates condition code <paramref name="cc"/> (0 = O … 15 = G), SDM Vol. 1 Appendix B "EFLAGS Condition Codes".</summary>
     public readonly bool Condition(int cc)
     {
+        if (Lazy.Op == FlagOp.Sub)
+        {
+            // CMP/SUB then Jcc/SETcc/CMOVcc: compare the operands directly.
+            return Lazy.SubCondition(cc);
+        }
+        return ConditionFromFlags(cc);
+    }
+
+    /// <summary>Condition evaluated from the individual flags (any flag state).</summary>
+    public readonly bool ConditionFromFlags(int cc)
+    {
         bool r = (cc >> 1) switch
         {
             0 => Of,

@@ -66,6 +66,26 @@ internal struct LazyFlags
         };
     }
 
+    /// <summary>Condition code after SUB/CMP (Op == Sub), from the operands: unsigned and signed compares.</summary>
+    public readonly bool SubCondition(int cc)
+    {
+        int shift = 64 - Size * 8;
+        ulong a = (Src1 << shift) >> shift, b = (Src2 << shift) >> shift;
+        long sa = (long)(Src1 << shift) >> shift, sb = (long)(Src2 << shift) >> shift;
+        bool r = (cc >> 1) switch
+        {
+            0 => GetOf(),
+            1 => a < b,
+            2 => a == b,
+            3 => a <= b,
+            4 => GetSf(),
+            5 => GetPf(),
+            6 => sa < sb,
+            _ => sa <= sb,
+        };
+        return r ^ ((cc & 1) != 0);
+    }
+
     public readonly ulong Compute(ulong rflags)
     {
         ulong f = 0;

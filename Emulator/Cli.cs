@@ -30,7 +30,7 @@ internal static class Cli
 
         exit status: the guest's (odd: (v << 1) | 1 from port 0xF4; 0 after a poweroff through port 0x8900),
           2 bad option, 4 bad image, 6 triple fault, 8 instruction limit or timeout,
-          10 guest halted with nothing to wake it
+          10 guest halted with nothing to wake it, 12 internal emulator error (a bug: please report it)
         """;
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Stream? serial = null)

@@ -17,6 +17,9 @@ public enum RunOutcome
     InstructionLimit,
     Timeout,
     HaltedForever,
+
+    /// <summary>An emulator bug surfaced as a .NET exception; the guest state at the stop is reported.</summary>
+    InternalError,
 }
 
 public readonly record struct RunResult(RunOutcome Outcome, int ExitCode, string Message, long Instructions);
@@ -30,6 +33,7 @@ public sealed class Machine : IDisposable
     public const int ExitTripleFault = 6;
     public const int ExitLimit = 8;
     public const int ExitHalted = 10;
+    public const int ExitInternalError = 12;
 
     private const long SliceInstructions = 1 << 20;
 
@@ -157,6 +161,11 @@ public sealed class Machine : IDisposable
                     return Stop(RunOutcome.Timeout, ExitLimit, $"timeout after {t.TotalSeconds:0.###} s");
                 }
             }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The host never dies of a guest: an emulator bug ends the run with a message, not a crash.
+            return Stop(RunOutcome.InternalError, ExitInternalError, $"internal emulator error: {e.GetType().Name}: {e.Message}");
         }
         finally
         {

@@ -101,8 +101,10 @@ public sealed unsafe partial class Vcpu
         TlbGeneration++;
     }
 
+    // A global translation is removed only when asked for (INVLPG), whatever PCID it was filled under;
+    // INVPCID type 0 keeps globals (SDM Vol. 2A "INVPCID—Invalidate Process-Context Identifier").
     private bool Matches(in TlbEntry e, ushort pcid, bool includeGlobal) =>
-        e.Vpid == CurrentVpid && (e.Pcid == pcid || (includeGlobal && (e.Perm & TlbEntry.PermGlobal) != 0));
+        e.Vpid == CurrentVpid && ((e.Perm & TlbEntry.PermGlobal) != 0 ? includeGlobal : e.Pcid == pcid);
 
     /// <summary>Number of valid entries (tests and the debugger's tlb view).</summary>
     internal int TlbCount()

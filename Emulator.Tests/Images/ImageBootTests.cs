@@ -25,6 +25,7 @@ public class ImageBootTests
     [TestCase("paging.elf")]
     [TestCase("exceptions.elf")]
     [TestCase("sse.elf")]
+    [TestCase("compute.elf")]
     public void Image_Boots_AllChecksPass(string image)
     {
         (RunResult result, string serial) = Boot(image);

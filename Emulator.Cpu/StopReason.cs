@@ -22,4 +22,7 @@ public enum StopReason
 
     /// <summary>Stopped by a debugger or host request.</summary>
     Requested,
+
+    /// <summary>An application processor waiting for a start-up IPI (SDM Vol. 3A §9.4 "Multiple-Processor (MP) Initialization").</summary>
+    WaitForSipi,
 }

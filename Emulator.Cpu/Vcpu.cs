@@ -177,6 +177,10 @@ public sealed unsafe partial class Vcpu
     /// </summary>
     public StopReason Run(long budget)
     {
+        if (WaitingForSipi)
+        {
+            return StopReason.WaitForSipi;
+        }
         long end = InstructionCount + budget;
         PendingStop = StopReason.None;
         StopMessage = null;

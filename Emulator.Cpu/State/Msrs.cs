@@ -126,8 +126,8 @@ public sealed partial class Vcpu
         CancelDebugTraps();
     }
 
-    /// <summary>Current guest TSC value.</summary>
-    internal ulong ReadTsc() => (ulong)(TscBase + InstructionCount) + State.TscOffset;
+    /// <summary>Current guest TSC value: 1 GHz, one tick per nanosecond of this vCPU's time (<see cref="LocalTimeNs"/>).</summary>
+    internal ulong ReadTsc() => (ulong)(TscBase + LocalTimeNs) + State.TscOffset;
 
     /// <summary>Next value of the deterministic random generator (splitmix64).</summary>
     internal ulong NextRandom()

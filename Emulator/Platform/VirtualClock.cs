@@ -1,0 +1,86 @@
+using Emulator.Cpu;
+
+namespace Emulator.Platform;
+
+/// <summary>
+/// The machine's time in nanoseconds. Deterministic by default: time is the running vCPU's
+/// <see cref="Vcpu.LocalTimeNs"/> (one retired instruction = 1 ns), and the scheduler jumps it forward to the
+/// next timer deadline when every vCPU idles. Devices read <see cref="Now"/> and arm <see cref="Timer"/>s;
+/// timers fire between scheduling slices, never in the middle of an instruction.
+/// </summary>
+public sealed class VirtualClock
+{
+    private readonly List<Timer> _timers = [];
+
+    /// <summary>The vCPU running now (set by the scheduler), whose time devices see.</summary>
+    internal Vcpu? Current;
+
+    /// <summary>Time of the scheduler's current round; <see cref="Now"/> when no vCPU runs.</summary>
+    internal long RoundStartNs;
+
+    public long Now => Current?.LocalTimeNs ?? RoundStartNs;
+
+    /// <summary>Creates a timer whose callback gets the time it fires at (devices create theirs once, at start-up).</summary>
+    public Timer CreateTimer(Action<long> callback)
+    {
+        var t = new Timer(callback);
+        _timers.Add(t);
+        return t;
+    }
+
+    /// <summary>Earliest armed deadline, or <see cref="long.MaxValue"/>.</summary>
+    internal long NextDeadline()
+    {
+        long next = long.MaxValue;
+        foreach (Timer t in _timers)
+        {
+            if (t.Armed && t.Deadline < next)
+            {
+                next = t.Deadline;
+            }
+        }
+        return next;
+    }
+
+    /// <summary>Fires every timer due at or before <paramref name="now"/>, earliest first (callbacks may re-arm).</summary>
+    internal void FireDue(long now)
+    {
+        while (true)
+        {
+            Timer? due = null;
+            foreach (Timer t in _timers)
+            {
+                if (t.Armed && t.Deadline <= now && (due is null || t.Deadline < due.Deadline))
+                {
+                    due = t;
+                }
+            }
+            if (due is null)
+            {
+                return;
+            }
+            due.Armed = false;
+            due.Callback(due.Deadline);
+        }
+    }
+}
+
+/// <summary>A one-shot timer in virtual nanoseconds; re-arm from the callback for periodic behaviour.</summary>
+public sealed class Timer
+{
+    internal readonly Action<long> Callback;
+
+    internal Timer(Action<long> callback) => Callback = callback;
+
+    public bool Armed { get; internal set; }
+
+    public long Deadline { get; private set; }
+
+    public void Arm(long deadlineNs)
+    {
+        Deadline = deadlineNs;
+        Armed = true;
+    }
+
+    public void Cancel() => Armed = false;
+}

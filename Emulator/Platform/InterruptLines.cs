@@ -46,5 +46,24 @@ public sealed class InterruptRouter
         SetIsaIrq(irq, false);
     }
 
+    /// <summary>
+    /// Drives a global system interrupt line: 0–15 are the ISA IRQs (to both controllers, IRQ 0 as GSI 2),
+    /// 16–23 exist only on the I/O APIC (QEMU's pc-testdev lines 0x2000–0x2017 use this).
+    /// </summary>
+    public void SetGsi(int gsi, bool level)
+    {
+        if (gsi < 16)
+        {
+            SetIsaIrq(gsi, level);
+            return;
+        }
+        if ((uint)gsi >= 24 || _levels[gsi] == level)
+        {
+            return;
+        }
+        _levels[gsi] = level;
+        IoApic?.SetIrq(gsi, level);
+    }
+
     public bool IsaLevel(int irq) => (uint)irq < 16 && _levels[irq];
 }

@@ -181,7 +181,7 @@ public sealed unsafe partial class Vcpu
         {
             return StopReason.WaitForSipi;
         }
-        long end = InstructionCount + budget;
+        RunEnd = InstructionCount + budget;
         PendingStop = StopReason.None;
         StopMessage = null;
         Attention = 1;
@@ -195,11 +195,26 @@ public sealed unsafe partial class Vcpu
                     return r;
                 }
             }
-            if (InstructionCount >= end)
+            if (InstructionCount >= RunEnd)
             {
                 return StopReason.Budget;
             }
             Step();
+        }
+    }
+
+    /// <summary>Instruction count at which the current <see cref="Run"/> returns <see cref="StopReason.Budget"/>.</summary>
+    internal long RunEnd;
+
+    /// <summary>
+    /// Ends the current <see cref="Run"/> once <see cref="InstructionCount"/> reaches <paramref name="count"/>
+    /// (a device armed a timer that expires inside the running slice).
+    /// </summary>
+    public void ShortenRun(long count)
+    {
+        if (count < RunEnd)
+        {
+            RunEnd = Math.Max(count, InstructionCount);
         }
     }
 

@@ -16,6 +16,9 @@ internal static class Cli
 
         options:
           -m, --memory SIZE        RAM size, e.g. 128M (default), 512M, 2G; a bare number is MiB as in QEMU
+          --smp N                  number of vCPUs (default 1); APs wait for INIT/SIPI
+          --device NAME            add a QEMU test device: pc-testdev, pci-testdev
+          --clock virtual|host     time from retired instructions (default, deterministic) or the host clock
           --append STRING          kernel command line (the guest sees "IMAGE STRING", as with QEMU)
           --initrd FILE[,FILE...]  multiboot modules, one per comma-separated "file [args]" entry
           --serial FILE            write serial output to FILE instead of stdout ("stdio" = stdout)
@@ -72,6 +75,30 @@ internal static class Cli
                 {
                     case "-m" or "--memory":
                         options.MemorySize = ParseSize(Value());
+                        break;
+                    case "--smp":
+                        ulong smp = ParseNumber(Value(), a);
+                        if (smp < 1 || smp > Machine.MaxCpus)
+                        {
+                            throw new OptionException($"--smp must be 1 to {Machine.MaxCpus}, not {smp}");
+                        }
+                        options.Smp = (int)smp;
+                        break;
+                    case "--device":
+                        string dev = Value();
+                        if (dev is not ("pc-testdev" or "pci-testdev" or "isa-debug-exit"))
+                        {
+                            throw new OptionException($"unknown device '{dev}' (known: pc-testdev, pci-testdev; isa-debug-exit is always present)");
+                        }
+                        options.Devices.Add(dev);
+                        break;
+                    case "--clock":
+                        options.HostClock = Value() switch
+                        {
+                            "virtual" => false,
+                            "host" => true,
+                            var v => throw new OptionException($"--clock must be virtual or host, not '{v}'"),
+                        };
                         break;
                     case "--append":
                         options.Append = Value();

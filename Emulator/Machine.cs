@@ -5,6 +5,7 @@ using Emulator.Cpu.Memory;
 using Emulator.Cpu.State;
 using Emulator.Devices;
 using Emulator.Loading;
+using Emulator.Platform;
 
 namespace Emulator;
 
@@ -24,7 +25,11 @@ public enum RunOutcome
 
 public readonly record struct RunResult(RunOutcome Outcome, int ExitCode, string Message, long Instructions);
 
-/// <summary>The PC: RAM, the port and MMIO buses, the devices and one vCPU.</summary>
+/// <summary>
+/// The PC: RAM, the port and MMIO buses, the devices and the vCPUs, run by a deterministic round-robin
+/// scheduler: every round, each runnable vCPU runs up to a quantum of instructions, bounded by the next
+/// timer deadline; idle rounds jump virtual time to the next deadline.
+/// </summary>
 public sealed class Machine : IDisposable
 {
     /// <summary>Process exit codes that are not the guest's own (documented in README.md); guest codes are odd.</summary>
@@ -35,35 +40,80 @@ public sealed class Machine : IDisposable
     public const int ExitHalted = 10;
     public const int ExitInternalError = 12;
 
-    private const long SliceInstructions = 1 << 20;
+    public const int MaxCpus = 64;
+
+    /// <summary>Instructions per vCPU per round: short enough for spinlocks and IPIs, long enough to be cheap.</summary>
+    private const long SmpQuantum = 10_000;
+    private const long UniQuantum = 1 << 20;
 
     private readonly MachineOptions _options;
     private readonly Stream _serial;
+    private readonly long _quantum;
     private int? _guestExitCode;
 
     public PhysicalMemory Memory { get; }
     public IoBus Io { get; } = new();
-    public Vcpu Cpu { get; }
+    public VirtualClock Clock { get; } = new();
+    public InterruptRouter Irqs { get; } = new();
+    public Vcpu[] Cpus { get; }
+
+    /// <summary>The bootstrap processor.</summary>
+    public Vcpu Cpu => Cpus[0];
 
     public Machine(MachineOptions options)
     {
         _options = options;
+        if (options.Smp < 1 || options.Smp > MaxCpus)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"--smp must be 1 to {MaxCpus}");
+        }
         Memory = new PhysicalMemory(options.MemorySize);
-        Cpu = new Vcpu(Memory, Io) { UnimplementedLog = options.UnimplementedLog };
+        _quantum = options.Smp == 1 ? UniQuantum : SmpQuantum;
+        Clock.Virtual = !options.HostClock;
+        Stopwatch? host = options.HostClock ? Stopwatch.StartNew() : null;
+        Cpus = new Vcpu[options.Smp];
+        for (int i = 0; i < Cpus.Length; i++)
+        {
+            Cpus[i] = new Vcpu(Memory, Io, i)
+            {
+                UnimplementedLog = options.UnimplementedLog,
+                ProcessorCount = options.Smp,
+                HostClock = host,
+            };
+            // Application processors wait for INIT/SIPI (SDM Vol. 3A §9.4 "Multiple-Processor (MP) Initialization").
+            Cpus[i].WaitingForSipi = i != 0;
+        }
         _serial = options.SerialOutput ?? Console.OpenStandardOutput();
         Io.Register(0x3F8, 8, new Uart16550(0x3F8, _serial));
         var exit = new DebugExit(GuestExit);
         Io.Register(DebugExit.Port, 4, exit);
         Io.Register(DebugExit.ShutdownPort, 1, exit);
         Io.StrictPorts = options.StrictPorts;
-        Io.UnknownPort = (port, write) => Cpu.Interrupt();
+        Io.UnknownPort = (port, write) => CurrentCpu.Interrupt();
         Firmware.Install(Memory);
+    }
+
+    /// <summary>The vCPU running now (the BSP between rounds).</summary>
+    private Vcpu CurrentCpu => Clock.Current ?? Cpus[0];
+
+    /// <summary>Total instructions retired by all vCPUs.</summary>
+    public long Instructions
+    {
+        get
+        {
+            long n = 0;
+            foreach (Vcpu c in Cpus)
+            {
+                n += c.InstructionCount;
+            }
+            return n;
+        }
     }
 
     private void GuestExit(int code)
     {
         _guestExitCode ??= code;
-        Cpu.Interrupt();
+        CurrentCpu.Interrupt();
     }
 
     /// <summary>Loads an image file; throws <see cref="ImageException"/> with a one-line reason.</summary>
@@ -129,34 +179,22 @@ public sealed class Machine : IDisposable
     /// <summary>Runs until the guest exits or a bound is reached.</summary>
     public RunResult Run()
     {
-        var clock = Stopwatch.StartNew();
+        var wall = Stopwatch.StartNew();
         long limit = _options.MaxInstructions ?? long.MaxValue;
         try
         {
             while (true)
             {
-                long remaining = limit - Cpu.InstructionCount;
-                if (remaining <= 0)
+                long total = Instructions;
+                if (total >= limit)
                 {
                     return Stop(RunOutcome.InstructionLimit, ExitLimit, $"instruction limit reached ({limit} instructions)");
                 }
-                StopReason r = Cpu.Run(Math.Min(SliceInstructions, remaining));
-                if (_guestExitCode is int code)
+                if (RunRound(limit - total) is RunResult done)
                 {
-                    return Stop(RunOutcome.GuestExit, code, "");
+                    return done;
                 }
-                switch (r)
-                {
-                    case StopReason.TripleFault:
-                        return Stop(RunOutcome.TripleFault, ExitTripleFault, Cpu.LastStopMessage ?? "triple fault");
-                    case StopReason.HaltedForever:
-                        return Stop(RunOutcome.HaltedForever, ExitHalted, Cpu.LastStopMessage ?? "halted");
-                    case StopReason.Halted when Cpu.Interrupts is null:
-                        return Stop(RunOutcome.HaltedForever, ExitHalted, "HLT with interrupts enabled, but no device can interrupt");
-                    case StopReason.Requested when _options.StrictPorts:
-                        return Stop(RunOutcome.HaltedForever, ExitHalted, "access to an unclaimed I/O port (--strict-ports)");
-                }
-                if (_options.Timeout is TimeSpan t && clock.Elapsed > t)
+                if (_options.Timeout is TimeSpan t && wall.Elapsed > t)
                 {
                     return Stop(RunOutcome.Timeout, ExitLimit, $"timeout after {t.TotalSeconds:0.###} s");
                 }
@@ -169,8 +207,104 @@ public sealed class Machine : IDisposable
         }
         finally
         {
+            Clock.Current = null;
             _serial.Flush();
         }
+    }
+
+    /// <summary>One scheduling round; returns a result when the run ends.</summary>
+    private RunResult? RunRound(long remaining)
+    {
+        long start = Clock.Virtual ? Clock.RoundStartNs : Cpus[0].LocalTimeNs;
+        long deadline = Clock.NextDeadline();
+        long slice = Math.Min(_quantum, remaining);
+        if (deadline != long.MaxValue)
+        {
+            slice = Math.Clamp(deadline - start, 1, slice);
+        }
+        Clock.SliceEndNs = start + slice;
+        bool anyRan = false;
+        bool anyWakeable = false;
+        foreach (Vcpu cpu in Cpus)
+        {
+            // Every vCPU starts the round at the same time; idle ones catch up here.
+            if (Clock.Virtual)
+            {
+                cpu.TimeOffsetNs = start - cpu.InstructionCount;
+            }
+            long budget = Clock.Virtual ? Math.Max(0, Clock.SliceEndNs - start) : slice;
+            if (budget == 0)
+            {
+                continue;
+            }
+            Clock.Current = cpu;
+            long before = cpu.InstructionCount;
+            StopReason r = cpu.Run(budget);
+            Clock.Current = null;
+            anyRan |= cpu.InstructionCount != before;
+            if (_guestExitCode is int code)
+            {
+                return Stop(RunOutcome.GuestExit, code, "");
+            }
+            switch (r)
+            {
+                case StopReason.TripleFault:
+                    return Stop(RunOutcome.TripleFault, ExitTripleFault, $"cpu {cpu.Index}: {cpu.LastStopMessage ?? "triple fault"}");
+                case StopReason.Requested when _options.StrictPorts:
+                    return Stop(RunOutcome.HaltedForever, ExitHalted, $"cpu {cpu.Index}: access to an unclaimed I/O port (--strict-ports)");
+                case StopReason.Halted:
+                    // HLT with IF=1: an interrupt (timer, IPI, device) can wake it.
+                    anyWakeable |= cpu.Interrupts is not null || deadline != long.MaxValue;
+                    break;
+                case StopReason.HaltedForever:
+                case StopReason.WaitForSipi:
+                    break;
+                default:
+                    anyWakeable = true;
+                    break;
+            }
+        }
+
+        long end;
+        if (anyRan || anyWakeable && !Clock.Virtual)
+        {
+            end = Clock.Virtual ? Clock.SliceEndNs : Cpus[0].LocalTimeNs;
+        }
+        else
+        {
+            // Every vCPU idles: jump to the next timer, or stop if nothing can ever wake one.
+            deadline = Clock.NextDeadline();
+            if (!anyWakeable || deadline == long.MaxValue)
+            {
+                return Stop(RunOutcome.HaltedForever, ExitHalted, DescribeIdle());
+            }
+            if (Clock.Virtual)
+            {
+                end = Math.Max(start + 1, deadline);
+            }
+            else
+            {
+                // Host time: wait for the deadline instead of jumping to it.
+                long wait = deadline - Cpus[0].LocalTimeNs;
+                if (wait > 0)
+                {
+                    Thread.Sleep(TimeSpan.FromTicks(Math.Clamp(wait / 100, 1, TimeSpan.TicksPerMillisecond * 10)));
+                }
+                end = Cpus[0].LocalTimeNs;
+            }
+        }
+        Clock.RoundStartNs = end;
+        Clock.SliceEndNs = long.MaxValue;
+        Clock.FireDue(end);
+        return null;
+    }
+
+    private string DescribeIdle()
+    {
+        Vcpu bsp = Cpus[0];
+        return bsp.Halted && (bsp.State.Rflags & CpuState.FlagIf) == 0
+            ? "HLT with interrupts disabled on every vCPU"
+            : "every vCPU is halted and no device can interrupt";
     }
 
     private RunResult Stop(RunOutcome outcome, int code, string message)
@@ -179,16 +313,16 @@ public sealed class Machine : IDisposable
         {
             message = $"{message}; {DescribeRegisters()}";
         }
-        return new RunResult(outcome, code, message, Cpu.InstructionCount);
+        return new RunResult(outcome, code, message, Instructions);
     }
 
-    /// <summary>One-line register summary for stop messages.</summary>
+    /// <summary>One-line register summary of the BSP for stop messages.</summary>
     public string DescribeRegisters()
     {
         ref CpuState s = ref Cpu.State;
         return $"rip={s.Rip:x} rsp={s.Gpr[4]:x} rax={s.Gpr[0]:x} rbx={s.Gpr[3]:x} rcx={s.Gpr[1]:x} rdx={s.Gpr[2]:x} " +
             $"rflags={s.GetRflags():x} cr0={s.Cr0:x} cr3={s.Cr3:x} cr4={s.Cr4:x} efer={s.Efer:x} cs={s.Seg[1].Selector:x} " +
-            $"instructions={Cpu.InstructionCount}";
+            $"instructions={Instructions}";
     }
 
     public void Dispose() => Memory.Dispose();

@@ -32,4 +32,13 @@ public sealed class MachineOptions
 
     /// <summary>Log instructions that raise #UD because they are not implemented.</summary>
     public TextWriter? UnimplementedLog { get; set; }
+
+    /// <summary>Number of vCPUs (QEMU's -smp).</summary>
+    public int Smp { get; set; } = 1;
+
+    /// <summary>Optional QEMU test devices by QEMU's name: "pc-testdev", "pci-testdev".</summary>
+    public HashSet<string> Devices { get; } = [];
+
+    /// <summary>Time from the host's clock instead of retired instructions (not deterministic).</summary>
+    public bool HostClock { get; set; }
 }

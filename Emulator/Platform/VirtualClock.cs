@@ -23,9 +23,28 @@ public sealed class VirtualClock
     /// <summary>Creates a timer whose callback gets the time it fires at (devices create theirs once, at start-up).</summary>
     public Timer CreateTimer(Action<long> callback)
     {
-        var t = new Timer(callback);
+        var t = new Timer(this, callback);
         _timers.Add(t);
         return t;
+    }
+
+    /// <summary>End of the scheduler's current round: later vCPUs of the round run no further than this.</summary>
+    internal long SliceEndNs = long.MaxValue;
+
+    /// <summary>Deterministic mode: time is instruction-derived, so a timer armed inside a slice can end it exactly.</summary>
+    internal bool Virtual = true;
+
+    /// <summary>A timer was armed: a deadline inside the running slice ends the slice there.</summary>
+    internal void OnArmed(long deadline)
+    {
+        if (deadline < SliceEndNs)
+        {
+            SliceEndNs = deadline;
+            if (Virtual && Current is { } cpu)
+            {
+                cpu.ShortenRun(deadline - cpu.TimeOffsetNs);
+            }
+        }
     }
 
     /// <summary>Earliest armed deadline, or <see cref="long.MaxValue"/>.</summary>
@@ -69,8 +88,13 @@ public sealed class VirtualClock
 public sealed class Timer
 {
     internal readonly Action<long> Callback;
+    private readonly VirtualClock _clock;
 
-    internal Timer(Action<long> callback) => Callback = callback;
+    internal Timer(VirtualClock clock, Action<long> callback)
+    {
+        _clock = clock;
+        Callback = callback;
+    }
 
     public bool Armed { get; internal set; }
 
@@ -80,6 +104,7 @@ public sealed class Timer
     {
         Deadline = deadlineNs;
         Armed = true;
+        _clock.OnArmed(deadlineNs);
     }
 
     public void Cancel() => Armed = false;

@@ -48,6 +48,19 @@ public class ImageBootTests
     }
 
     [Test]
+    public void Hello_With8GiB_BootsWithLazilyCommittedRam()
+    {
+        long before = Environment.WorkingSet;
+        (RunResult result, string serial) = Boot("hello.elf", o => o.MemorySize = 8UL << 30);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(1), serial);
+            Assert.That(serial, Does.Not.Contain("FAIL"));
+            Assert.That(Environment.WorkingSet - before, Is.LessThan(512L << 20), "8 GiB of guest RAM must cost only what the guest touches");
+        });
+    }
+
+    [Test]
     public void Compute_IsDeterministic_SameOutputAndInstructionCount()
     {
         (RunResult a, string sa) = Boot("compute.elf", o => o.Append = "iterations=1");

@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using Emulator.Acpi;
 using Emulator.Cpu;
 using Emulator.Cpu.Bus;
 using Emulator.Cpu.Memory;
 using Emulator.Cpu.State;
 using Emulator.Devices;
+using Emulator.Devices.Pci;
 using Emulator.Loading;
 using Emulator.Platform;
 
@@ -91,6 +93,48 @@ public sealed class Machine : IDisposable
         Io.StrictPorts = options.StrictPorts;
         Io.UnknownPort = (port, write) => CurrentCpu.Interrupt();
         Firmware.Install(Memory);
+        InstallFirmwareDevices(options);
+        InstallPciMmioWindow();
+    }
+
+    /// <summary>fw_cfg, the ACPI tables, the PCI bus and QEMU's optional test devices.</summary>
+    private void InstallFirmwareDevices(MachineOptions options)
+    {
+        var fwCfg = new FwCfg(Memory.LowRamEnd, Memory.HighRamEnd, options.Smp, Memory);
+        Io.Register(FwCfg.IoBase, FwCfg.IoLength, fwCfg);
+        Io.Register(FwCfg.DmaIoBase, FwCfg.DmaIoLength, fwCfg);
+        AcpiTables.Build(Memory, options.Smp);
+
+        if (options.Devices.Contains("pc-testdev"))
+        {
+            var testdev = new PcTestDev(Irqs);
+            Io.Register(PcTestDev.LatchPort, PcTestDev.LatchPortsLength, testdev);
+            Io.Register(PcTestDev.IrqPortBase, PcTestDev.IrqLines, testdev);
+            Memory.AddMmio(PcTestDev.IomemBase, PcTestDev.IomemLength, testdev);
+        }
+
+        // An otherwise empty PCI bus (mechanism #1): absent functions read all ones. 0xCF9 is the ACPI reset register.
+        var pci = new PciBus();
+        if (options.Devices.Contains("pci-testdev"))
+        {
+            pci.Add(new PciTestDev(), PciTestDev.DefaultSlot);
+        }
+        Io.Register(PciBus.ConfigAddressPort, 1, pci);
+        Io.Register(PciBus.ConfigDataPort, PciBus.ConfigDataLength, pci);
+        Io.Register(PciBus.IoWindowStart, PciBus.IoWindowLength, pci.IoWindow);
+        _pciMmioWindow = pci.MmioWindow;
+    }
+
+    private IMmioDevice? _pciMmioWindow;
+
+    /// <summary>The PCI BAR window goes last, after every other MMIO device (RAM wins where they overlap anyway).</summary>
+    private void InstallPciMmioWindow()
+    {
+        if (_pciMmioWindow is { } w)
+        {
+            Memory.AddMmio(PciBus.MmioWindowStart, PciBus.MmioWindowEnd - PciBus.MmioWindowStart, w);
+            _pciMmioWindow = null;
+        }
     }
 
     /// <summary>The vCPU running now (the BSP between rounds).</summary>

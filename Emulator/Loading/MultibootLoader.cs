@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Emulator.Acpi;
 using Emulator.Cpu.Memory;
 
 namespace Emulator.Loading;
@@ -153,27 +154,7 @@ internal static class MultibootLoader
         }
 
         // Memory map as QEMU's e820 describes a PC: base memory, BIOS areas reserved, RAM above 1 MiB and 4 GiB.
-        var mmap = new List<(ulong Base, ulong Length, uint Type)>
-        {
-            (0, 0x9FC00, 1),
-            (0x9FC00, 0x400, 2),
-            (0xF0000, 0x10000, 2),
-            (0x100000, memory.LowRamEnd - 0x100000, 1),
-            (0xFFFC0000, 0x40000, 2),
-        };
-        if (memory.HighRamEnd != 0)
-        {
-            mmap.Add((0x1_0000_0000, memory.HighRamEnd - 0x1_0000_0000, 1));
-        }
-        var mm = new byte[24 * mmap.Count];
-        for (int e = 0; e < mmap.Count; e++)
-        {
-            Span<byte> d = mm.AsSpan(24 * e);
-            BinaryPrimitives.WriteUInt32LittleEndian(d, 20);
-            BinaryPrimitives.WriteUInt64LittleEndian(d[4..], mmap[e].Base);
-            BinaryPrimitives.WriteUInt64LittleEndian(d[12..], mmap[e].Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(d[20..], mmap[e].Type);
-        }
+        byte[] mm = E820Map.ToMultibootMmap(E820Map.Build(memory.LowRamEnd, memory.HighRamEnd));
         memory.TryWriteBytes(MmapAddress, mm);
 
         // Multiboot information structure (Multiboot 0.6.96 §3.3 "Boot information format").

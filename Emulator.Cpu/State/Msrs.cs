@@ -60,6 +60,15 @@ public interface IMsrDevice
 }
 
 /// <summary>
+/// Told of every accepted write of IA32_APIC_BASE, so that the platform's local APIC follows its enable bit,
+/// x2APIC mode and base address (SDM Vol. 3A §12.4.4 "Local APIC Status and Location").
+/// </summary>
+public interface IApicBaseObserver
+{
+    void ApicBaseChanged(ulong oldValue, ulong newValue);
+}
+
+/// <summary>
 /// Model-specific registers (SDM Vol. 2B "RDMSR"/"WRMSR", Vol. 4 "Model-Specific Registers"): #GP for
 /// unknown MSRs and for reserved bits; the time-stamp counter; deterministic RDRAND.
 /// </summary>
@@ -86,8 +95,21 @@ public sealed partial class Vcpu
     /// <summary>IA32_TSC_ADJUST (SDM Vol. 3B §19.17.3 "Time-Stamp Counter Adjustment").</summary>
     internal ulong TscAdjust;
 
-    /// <summary>CR8: the task-priority class (bits 3:0), mirrored by the platform's APIC TPR.</summary>
-    public byte Tpr { get; internal set; }
+    /// <summary>
+    /// The local APIC's task-priority register, the one storage that CR8 and the APIC's TPR share (SDM Vol. 3A
+    /// §12.8.6.1 "Interaction of Task Priorities between CR8 and APIC": CR8[3:0] is TPR[7:4]).
+    /// </summary>
+    internal byte ApicTpr;
+
+    /// <summary>CR8: the task-priority class, TPR[7:4]; writing it clears TPR[3:0].</summary>
+    public byte Tpr
+    {
+        get => (byte)(ApicTpr >> 4);
+        internal set => ApicTpr = (byte)(value << 4);
+    }
+
+    /// <summary>The platform's local APIC, told of IA32_APIC_BASE writes; null = none.</summary>
+    public IApicBaseObserver? ApicBaseObserver { get; set; }
 
     /// <summary>Platform MSRs (the local APIC's x2APIC registers); null = none.</summary>
     public IMsrDevice? MsrDevice { get; set; }
@@ -257,12 +279,19 @@ public sealed partial class Vcpu
                     {
                         return false;
                     }
-                    // x2APIC mode without the xAPIC enable is invalid (SDM Vol. 3A §12.12.5 "x2APIC State Transitions").
-                    if ((value & (3UL << 10)) == 1UL << 10)
+                    // SDM Vol. 3A §12.12.5 "x2APIC State Transitions": EXTD without EN is invalid, and so are
+                    // x2APIC → xAPIC and disabled → x2APIC (leaving x2APIC mode goes through disabled).
+                    ulong oldMode = s.ApicBase & (3UL << 10);
+                    ulong newMode = value & (3UL << 10);
+                    if (newMode == 1UL << 10
+                        || (oldMode == 3UL << 10 && newMode == 1UL << 11)
+                        || (oldMode == 0 && newMode == 3UL << 10))
                     {
                         return false;
                     }
+                    ulong old = s.ApicBase;
                     s.ApicBase = (value & ~(1UL << 8)) | (s.ApicBase & (1UL << 8));
+                    ApicBaseObserver?.ApicBaseChanged(old, s.ApicBase);
                     return true;
                 }
             case Msr.FeatureControl:

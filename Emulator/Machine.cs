@@ -5,6 +5,7 @@ using Emulator.Cpu.Bus;
 using Emulator.Cpu.Memory;
 using Emulator.Cpu.State;
 using Emulator.Devices;
+using Emulator.Devices.Apic;
 using Emulator.Devices.Pci;
 using Emulator.Loading;
 using Emulator.Platform;
@@ -93,8 +94,54 @@ public sealed class Machine : IDisposable
         Io.StrictPorts = options.StrictPorts;
         Io.UnknownPort = (port, write) => CurrentCpu.Interrupt();
         Firmware.Install(Memory);
+        BiosInterruptStubs.Install(Memory);
+        InstallInterruptControllers();
+        InstallTimers(options);
         InstallFirmwareDevices(options);
         InstallPciMmioWindow();
+    }
+
+    /// <summary>The local APICs.</summary>
+    internal LocalApic[] Apics { get; private set; } = [];
+
+    /// <summary>
+    /// 8259 pair, I/O APIC and one local APIC per vCPU, left as SeaBIOS leaves them: the PIC programmed with
+    /// the BIOS vectors and wired to the BSP's LINT0 in virtual-wire mode (ExtINT), LINT1 as NMI.
+    /// </summary>
+    private void InstallInterruptControllers()
+    {
+        var pic = new Pic8259();
+        pic.Register(Io);
+        Irqs.Pic = pic;
+        var apicBus = new ApicBus(Clock);
+        apicBus.AttachMmio(Memory);
+        var ioApic = new IoApic(apicBus);
+        Memory.AddMmio(IoApic.DefaultBase, 0x1000, ioApic);
+        Irqs.IoApic = ioApic;
+        Apics = new LocalApic[Cpus.Length];
+        for (int i = 0; i < Cpus.Length; i++)
+        {
+            var apic = new LocalApic(Cpus[i], i, Clock, apicBus, i == 0 ? pic : null);
+            Cpus[i].Interrupts = apic;
+            Cpus[i].MsrDevice = apic;
+            Cpus[i].X2ApicSupported = true;
+            Cpus[i].TscDeadlineSupported = true;
+            Apics[i] = apic;
+        }
+        Apics[0].EnterVirtualWireMode();
+        pic.InterruptChanged = Apics[0].ExtIntChanged;
+    }
+
+    /// <summary>PIT (ticking at 18.2 Hz as the BIOS leaves it), port 0x61, CMOS/RTC and the ACPI PM block.</summary>
+    private void InstallTimers(MachineOptions options)
+    {
+        var pit = new Pit8254(Clock, Irqs);
+        pit.Register(Io);
+        new SystemControlPort(Clock, pit).Register(Io);
+        ulong high = Memory.HighRamEnd == 0 ? 0 : Memory.HighRamEnd - (1UL << 32);
+        new CmosRtc(Clock, Irqs, Memory.LowRamEnd, high, options.Smp).Register(Io);
+        // S5 and the reset register end the run as QEMU with -no-reboot does: status 0.
+        new AcpiPm(Clock, Irqs, poweroff: () => GuestExit(0), reset: () => GuestExit(0)).Register(Io);
     }
 
     /// <summary>fw_cfg, the ACPI tables, the PCI bus and QEMU's optional test devices.</summary>

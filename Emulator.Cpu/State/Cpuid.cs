@@ -20,6 +20,9 @@ public sealed partial class Vcpu
     internal const uint MaxBasicLeaf = 0x1F;
     internal const uint MaxExtendedLeaf = 0x8000_0008;
 
+    /// <summary>The platform's local APIC implements the TSC-deadline timer mode (CPUID.1:ECX[24]).</summary>
+    public bool TscDeadlineSupported { get; set; }
+
     /// <summary>Logical processors in the package (CPUID leaves 4, 0xB, 0x1F); set by the machine.</summary>
     public int ProcessorCount { get; set; } = 1;
 
@@ -62,6 +65,10 @@ public sealed partial class Vcpu
                 if (X2ApicSupported)
                 {
                     ecx |= 1u << 21;
+                }
+                if (TscDeadlineSupported)
+                {
+                    ecx |= 1u << 24;
                 }
                 if (VmxSupported)
                 {
@@ -126,6 +133,10 @@ public sealed partial class Vcpu
             case 0x8000_0006:
                 // L2: 256 KiB, 4-way (encoding 4), 64-byte lines.
                 ecx = (256u << 16) | (4u << 12) | 64;
+                break;
+            case 0x8000_0007:
+                // Invariant TSC: the TSC runs at one constant rate (1 GHz of virtual time) in every state.
+                edx = 1u << 8;
                 break;
             case 0x8000_0008:
                 eax = (uint)MaxPhysAddrBits | (48u << 8);

@@ -47,6 +47,20 @@ internal static class E820Map
         return [.. map];
     }
 
+    /// <summary>
+    /// QEMU's own "etc/e820" (hw/i386/pc.c): RAM only, one entry for all RAM below 4 GiB from address 0 and
+    /// one above 4 GiB; the firmware carves the BIOS holes out when it builds the map it hands to the OS.
+    /// </summary>
+    public static E820Entry[] BuildFwCfg(ulong lowRamEnd, ulong highRamEnd)
+    {
+        var map = new List<E820Entry> { new(0, lowRamEnd, Ram) };
+        if (highRamEnd > FourGiB)
+        {
+            map.Add(new(FourGiB, highRamEnd - FourGiB, Ram));
+        }
+        return [.. map];
+    }
+
     /// <summary>The entries in QEMU's "etc/e820" layout (struct e820_entry, packed little-endian).</summary>
     public static byte[] ToFwCfgFile(IReadOnlyList<E820Entry> map)
     {

@@ -73,7 +73,7 @@ internal sealed class FwCfg : IPortDevice
     /// <summary>
     /// <paramref name="lowRamEnd"/> and <paramref name="highRamEnd"/> as <see cref="PhysicalMemory"/> reports
     /// them; <paramref name="dmaMemory"/> enables (and advertises) the DMA interface; <paramref name="memoryMap"/>
-    /// defaults to <see cref="E820Map.Build"/> of the same RAM.
+    /// defaults to <see cref="E820Map.BuildFwCfg"/> of the same RAM (QEMU's RAM-only entries).
     /// </summary>
     public FwCfg(ulong lowRamEnd, ulong highRamEnd, int cpuCount, PhysicalMemory? dmaMemory,
         IReadOnlyList<E820Entry>? memoryMap = null)
@@ -105,7 +105,7 @@ internal sealed class FwCfg : IPortDevice
             ["bootorder"] = [],
             // fw_cfg_reboot: no -boot reboot-timeout, so -1.
             ["etc/boot-fail-wait"] = U32(uint.MaxValue),
-            ["etc/e820"] = E820Map.ToFwCfgFile(memoryMap ?? E820Map.Build(lowRamEnd, highRamEnd)),
+            ["etc/e820"] = E820Map.ToFwCfgFile(memoryMap ?? E820Map.BuildFwCfg(lowRamEnd, highRamEnd)),
         };
         var dir = new byte[4 + FileEntrySize * FileSlots];
         BinaryPrimitives.WriteUInt32BigEndian(dir, (uint)files.Count);

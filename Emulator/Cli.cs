@@ -19,6 +19,7 @@ internal static class Cli
           --smp N                  number of vCPUs (default 1); APs wait for INIT/SIPI
           --device NAME            add a QEMU test device: pc-testdev, pci-testdev
           --clock virtual|host     time from retired instructions (default, deterministic) or the host clock
+          --icount shift=N         one instruction = 2^N ns of virtual time (default 3: 8 ns), as QEMU's -icount
           --append STRING          kernel command line (the guest sees "IMAGE STRING", as with QEMU)
           --initrd FILE[,FILE...]  multiboot modules, one per comma-separated "file [args]" entry
           --serial FILE            write serial output to FILE instead of stdout ("stdio" = stdout)
@@ -99,6 +100,15 @@ internal static class Cli
                             "host" => true,
                             var v => throw new OptionException($"--clock must be virtual or host, not '{v}'"),
                         };
+                        break;
+                    case "--icount":
+                        string ic = Value();
+                        string shiftText = ic.StartsWith("shift=", StringComparison.Ordinal) ? ic[6..] : ic;
+                        if (!int.TryParse(shiftText, NumberStyles.None, CultureInfo.InvariantCulture, out int shift) || shift > 10)
+                        {
+                            throw new OptionException($"--icount needs shift=N with N from 0 to 10, not '{ic}'");
+                        }
+                        options.IcountShift = shift;
                         break;
                     case "--append":
                         options.Append = Value();

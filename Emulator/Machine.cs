@@ -82,6 +82,7 @@ public sealed class Machine : IDisposable
                 UnimplementedLog = options.UnimplementedLog,
                 ProcessorCount = options.Smp,
                 HostClock = host,
+                IcountShift = options.IcountShift,
             };
             // Application processors wait for INIT/SIPI (SDM Vol. 3A §9.4 "Multiple-Processor (MP) Initialization").
             Cpus[i].WaitingForSipi = i != 0;
@@ -309,11 +310,12 @@ public sealed class Machine : IDisposable
         long start = Clock.Virtual ? Clock.RoundStartNs : Cpus[0].LocalTimeNs;
         long deadline = Clock.NextDeadline();
         long slice = Math.Min(_quantum, remaining);
+        long sliceNs = slice << _options.IcountShift;
         if (deadline != long.MaxValue)
         {
-            slice = Math.Clamp(deadline - start, 1, slice);
+            sliceNs = Math.Clamp(deadline - start, 1, sliceNs);
         }
-        Clock.SliceEndNs = start + slice;
+        Clock.SliceEndNs = start + sliceNs;
         bool anyRan = false;
         bool anyWakeable = false;
         foreach (Vcpu cpu in Cpus)
@@ -321,9 +323,9 @@ public sealed class Machine : IDisposable
             // Every vCPU starts the round at the same time; idle ones catch up here.
             if (Clock.Virtual)
             {
-                cpu.TimeOffsetNs = start - cpu.InstructionCount;
+                cpu.SetLocalTime(start);
             }
-            long budget = Clock.Virtual ? Math.Max(0, Clock.SliceEndNs - start) : slice;
+            long budget = Clock.Virtual ? cpu.InstructionCountAt(Clock.SliceEndNs) - cpu.InstructionCount : slice;
             if (budget == 0)
             {
                 continue;

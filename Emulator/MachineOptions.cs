@@ -41,4 +41,13 @@ public sealed class MachineOptions
 
     /// <summary>Time from the host's clock instead of retired instructions (not deterministic).</summary>
     public bool HostClock { get; set; }
+
+    /// <summary>
+    /// One instruction is 2^IcountShift ns of virtual time (QEMU's -icount shift=N). The default, 3 (8 ns, a
+    /// 125 MIPS processor), is close to the interpreter's real speed, so guest time roughly tracks wall time
+    /// and busy-wait loops cost no more instructions than they must.
+    /// </summary>
+    public int IcountShift { get; set; } = DefaultIcountShift;
+
+    public const int DefaultIcountShift = 3;
 }

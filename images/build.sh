@@ -60,7 +60,7 @@ if command -v flock > /dev/null 2>&1; then
 fi
 run_make < /dev/null || die "make failed in $here (run 'make -C $here' to see every command)"
 
-for image in hello hello64 modes paging exceptions sse compute; do
+for image in hello hello64 modes paging exceptions sse compute interrupts smp acpi fwcfg; do
     [[ -f "build/$image.elf" ]] || die "build/$image.elf was not produced"
 done
 echo "images/build.sh: images ready in $here/build"

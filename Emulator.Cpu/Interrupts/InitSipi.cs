@@ -10,13 +10,26 @@ public sealed partial class Vcpu
     public bool WaitingForSipi { get; internal set; }
 
     /// <summary>
-    /// Virtual time of this vCPU in nanoseconds: <see cref="TimeOffsetNs"/> + retired instructions (one
-    /// instruction = 1 ns, so time is deterministic), or the host's monotonic clock when
+    /// Virtual time of this vCPU in nanoseconds: <see cref="TimeOffsetNs"/> + retired instructions × 2^<see
+    /// cref="IcountShift"/> ns (so time is deterministic), or the host's monotonic clock when
     /// <see cref="HostClock"/> is set. The machine moves <see cref="TimeOffsetNs"/> forward when the vCPU idles.
     /// </summary>
-    public long LocalTimeNs => HostClock is null ? TimeOffsetNs + InstructionCount : (long)HostClock.Elapsed.TotalNanoseconds;
+    public long LocalTimeNs => HostClock is null ? TimeOffsetNs + (InstructionCount << IcountShift) : (long)HostClock.Elapsed.TotalNanoseconds;
 
     public long TimeOffsetNs;
+
+    /// <summary>One retired instruction is 2^IcountShift ns of virtual time (QEMU's -icount shift=N).</summary>
+    public int IcountShift { get; set; }
+
+    /// <summary>Sets <see cref="TimeOffsetNs"/> so that <see cref="LocalTimeNs"/> reads <paramref name="ns"/> now.</summary>
+    public void SetLocalTime(long ns) => TimeOffsetNs = ns - (InstructionCount << IcountShift);
+
+    /// <summary>The instruction count at which <see cref="LocalTimeNs"/> reaches <paramref name="ns"/> (rounded up).</summary>
+    public long InstructionCountAt(long ns)
+    {
+        long delta = ns - TimeOffsetNs;
+        return delta <= 0 ? 0 : ((delta - 1) >> IcountShift) + 1;
+    }
 
     public Stopwatch? HostClock { get; set; }
 
@@ -61,7 +74,7 @@ public sealed partial class Vcpu
         fixedMtrrs.CopyTo(MtrrFixed, 0);
         variableMtrrs.CopyTo(MtrrVariable, 0);
         // Time goes on across INIT: keep LocalTimeNs continuous although Reset does not touch the count.
-        TimeOffsetNs = time - InstructionCount;
+        SetLocalTime(time);
         NmiPending = false;
         NmiBlocked = false;
         WaitingForSipi = (State.ApicBase & (1 << 8)) == 0;

@@ -4,7 +4,7 @@ namespace Emulator.Platform;
 
 /// <summary>
 /// The machine's time in nanoseconds. Deterministic by default: time is the running vCPU's
-/// <see cref="Vcpu.LocalTimeNs"/> (one retired instruction = 1 ns), and the scheduler jumps it forward to the
+/// <see cref="Vcpu.LocalTimeNs"/> (one retired instruction = 2^shift ns), and the scheduler jumps it forward to the
 /// next timer deadline when every vCPU idles. Devices read <see cref="Now"/> and arm <see cref="Timer"/>s;
 /// timers fire between scheduling slices, never in the middle of an instruction.
 /// </summary>
@@ -42,7 +42,7 @@ public sealed class VirtualClock
             SliceEndNs = deadline;
             if (Virtual && Current is { } cpu)
             {
-                cpu.ShortenRun(deadline - cpu.TimeOffsetNs);
+                cpu.ShortenRun(cpu.InstructionCountAt(deadline));
             }
         }
     }

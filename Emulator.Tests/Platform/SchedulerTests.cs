@@ -1,0 +1,60 @@
+using System.Text;
+
+namespace Emulator.Tests.Platform;
+
+/// <summary>The machine's scheduler: idle time jumps to the next timer instead of spinning.</summary>
+public class SchedulerTests
+{
+    private static (RunResult, string, Machine) RunFlat(byte[] code, Action<MachineOptions>? configure = null)
+    {
+        var serial = new MemoryStream();
+        var options = new MachineOptions { SerialOutput = serial, FlatAddress = 0x7C00, MaxInstructions = 10_000_000 };
+        configure?.Invoke(options);
+        var m = new Machine(options);
+        m.LoadImage(code, "flat");
+        RunResult r = m.Run();
+        return (r, Encoding.ASCII.GetString(serial.ToArray()), m);
+    }
+
+    [Test]
+    public void Hlt_WithBiosPitTicking_WakesOnTimerAndCostsNoInstructions()
+    {
+        // Real mode, IF=1: wait for 18 BIOS ticks (about one second of virtual time) with HLT, then exit.
+        //   sti; l: hlt; cmp dword [0x46c], 18; jb l; mov al,0; out 0xf4,al
+        byte[] code = [0xFB, 0xF4, 0x66, 0x83, 0x3E, 0x6C, 0x04, 0x12, 0x72, 0xF7, 0xB0, 0x00, 0xE6, 0xF4];
+        (RunResult r, _, Machine m) = RunFlat(code);
+        using (m)
+        {
+            Assert.That(r.Outcome, Is.EqualTo(RunOutcome.GuestExit), r.Message);
+            Assert.That(r.ExitCode, Is.EqualTo(1));
+            Assert.That(m.Clock.Now, Is.GreaterThan(900_000_000L), "about a second of virtual time passed");
+            Assert.That(r.Instructions, Is.LessThan(5_000), "the halted vCPU did not spin");
+        }
+    }
+
+    [Test]
+    public void CliHlt_EveryVcpuIdle_EndsWithHaltedStatus()
+    {
+        byte[] code = [0xFA, 0xF4]; // cli; hlt
+        (RunResult r, _, Machine m) = RunFlat(code, o => o.Smp = 2);
+        using (m)
+        {
+            Assert.That(r.Outcome, Is.EqualTo(RunOutcome.HaltedForever));
+            Assert.That(r.ExitCode, Is.EqualTo(Machine.ExitHalted));
+            Assert.That(r.Message, Does.Contain("HLT with interrupts disabled"));
+        }
+    }
+
+    [Test]
+    public void AcpiS5_PowersOff_WithStatusZero()
+    {
+        // mov dx,0x604; mov ax, SLP_EN | SLP_TYP(0) << 10; out dx,ax
+        byte[] code = [0xBA, 0x04, 0x06, 0xB8, 0x00, 0x20, 0xEF, 0xEB, 0xFE];
+        (RunResult r, _, Machine m) = RunFlat(code);
+        using (m)
+        {
+            Assert.That(r.Outcome, Is.EqualTo(RunOutcome.GuestExit), r.Message);
+            Assert.That(r.ExitCode, Is.Zero);
+        }
+    }
+}

@@ -28,7 +28,14 @@ public class PlatformImageTests
             o.Devices.Add("pc-testdev");
         });
         AssertAllPass(result, serial);
-        Assert.That(serial, Does.Not.Contain("SKIP"), "every feature the image checks is present");
+        // Every feature the image checks is present; only IPI checks that need more CPUs than given may skip.
+        foreach (string line in serial.Split('\n'))
+        {
+            if (line.StartsWith("SKIP", StringComparison.Ordinal))
+            {
+                Assert.That(line, Does.Contain("(one CPU)").Or.Contain("(fewer than"), "unexpected SKIP");
+            }
+        }
     }
 
     [Test]

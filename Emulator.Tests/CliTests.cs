@@ -38,6 +38,11 @@ public class CliTests
     [TestCase(new[] { "run", "x.elf", "--timeout", "-3" }, "--timeout needs a positive number")]
     [TestCase(new[] { "run", "x.elf", "--max-instructions" }, "needs a value")]
     [TestCase(new[] { "run", "x.elf", "--flat-mode", "sideways" }, "--flat-mode must be")]
+    [TestCase(new[] { "run", "x.elf", "--smp", "0" }, "--smp must be 1 to 64")]
+    [TestCase(new[] { "run", "x.elf", "--smp", "65" }, "--smp must be 1 to 64")]
+    [TestCase(new[] { "run", "x.elf", "--device", "sound-blaster" }, "unknown device 'sound-blaster'")]
+    [TestCase(new[] { "run", "x.elf", "--clock", "sundial" }, "--clock must be virtual or host")]
+    [TestCase(new[] { "run", "x.elf", "--icount", "shift=99" }, "--icount needs shift=N")]
     public void BadOption_OneLine_Exit2(string[] args, string message)
     {
         (int code, _, string err) = Run(args);

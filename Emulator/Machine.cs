@@ -71,7 +71,8 @@ public sealed class Machine : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), $"--smp must be 1 to {MaxCpus}");
         }
         Memory = new PhysicalMemory(options.MemorySize);
-        _quantum = options.Smp == 1 ? UniQuantum : SmpQuantum;
+        // With host time a slice cannot be cut exactly at a timer deadline, so keep slices short (~0.1 ms).
+        _quantum = options.Smp == 1 && !options.HostClock ? UniQuantum : SmpQuantum;
         Clock.Virtual = !options.HostClock;
         Stopwatch? host = options.HostClock ? Stopwatch.StartNew() : null;
         Cpus = new Vcpu[options.Smp];
@@ -359,7 +360,7 @@ public sealed class Machine : IDisposable
         }
 
         long end;
-        if (anyRan || anyWakeable && !Clock.Virtual)
+        if (anyRan)
         {
             end = Clock.Virtual ? Clock.SliceEndNs : Cpus[0].LocalTimeNs;
         }
@@ -377,13 +378,19 @@ public sealed class Machine : IDisposable
             }
             else
             {
-                // Host time: wait for the deadline instead of jumping to it.
+                // Host time: wait for the deadline instead of jumping to it; sleep while it is far (the OS
+                // oversleeps by a millisecond or so), then spin so that timers fire in order and on time.
+                const long SleepMarginNs = 2_000_000;
                 long wait = deadline - Cpus[0].LocalTimeNs;
-                if (wait > 0)
+                if (wait > SleepMarginNs)
                 {
-                    Thread.Sleep(TimeSpan.FromTicks(Math.Clamp(wait / 100, 1, TimeSpan.TicksPerMillisecond * 10)));
+                    Thread.Sleep(TimeSpan.FromTicks(Math.Min((wait - SleepMarginNs) / 100, TimeSpan.TicksPerMillisecond * 10)));
                 }
-                end = Cpus[0].LocalTimeNs;
+                while (Cpus[0].LocalTimeNs < deadline && deadline - Cpus[0].LocalTimeNs <= SleepMarginNs)
+                {
+                    Thread.SpinWait(50);
+                }
+                end = Math.Min(Cpus[0].LocalTimeNs, deadline);
             }
         }
         Clock.RoundStartNs = end;

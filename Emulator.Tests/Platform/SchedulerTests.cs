@@ -57,4 +57,31 @@ public class SchedulerTests
             Assert.That(r.ExitCode, Is.Zero);
         }
     }
+
+    [Test]
+    public void HostClock_BootsSmpImage_WithTwoVcpus()
+    {
+        // Host time is not deterministic; the smp image's checks (IPIs, HLT wake-ups, spinlocks) hold anyway.
+        (RunResult r, string serial) = Emulator.Tests.Images.ImageBootTests.Boot("smp.elf", o =>
+        {
+            o.HostClock = true;
+            o.Smp = 2;
+        });
+        Assert.That(serial, Does.Not.Contain("FAIL"), serial);
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.Message);
+    }
+
+    [Test]
+    public void IcountShift_ScalesVirtualTimePerInstruction([Values(0, 3, 5)] int shift)
+    {
+        // A tight loop of 1,000,000 instructions: virtual time = count << shift (plus the few set-up instructions).
+        //   mov ecx, 333333; l: dec ecx; jnz l  (2 instructions per iteration) ; mov al,0; out 0xf4,al
+        byte[] code = [0x66, 0xB9, 0x15, 0x16, 0x05, 0x00, 0x66, 0x49, 0x75, 0xFC, 0xB0, 0x00, 0xE6, 0xF4];
+        (RunResult r, _, Machine m) = RunFlat(code, o => o.IcountShift = shift);
+        using (m)
+        {
+            Assert.That(r.ExitCode, Is.EqualTo(1), r.Message);
+            Assert.That(m.Cpu.LocalTimeNs, Is.EqualTo(m.Cpu.InstructionCount << shift));
+        }
+    }
 }

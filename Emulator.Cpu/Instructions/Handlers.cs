@@ -29,6 +29,7 @@ internal static unsafe partial class Handlers
         RegisterSegment(t);
         RegisterSse(t);
         RegisterX87(t);
+        RegisterVmx(t);
         for (int i = 0; i < t.Length; i++)
         {
             if (t[i] == null)

@@ -78,6 +78,10 @@ public sealed partial class Vcpu
         {
             return false;
         }
+        if (Vmx is { } vmx && !vmx.IsControlRegisterValueAllowed(this, 0, value))
+        {
+            return false;
+        }
         bool pagingOn = (old & CpuState.Cr0Pg) == 0 && (value & CpuState.Cr0Pg) != 0;
         bool pagingOff = (old & CpuState.Cr0Pg) != 0 && (value & CpuState.Cr0Pg) == 0;
         ulong efer = s.Efer;
@@ -163,6 +167,10 @@ public sealed partial class Vcpu
             return false;
         }
         if (s.LongModeActive && (value & CpuState.Cr4Pae) == 0)
+        {
+            return false;
+        }
+        if (Vmx is { } vmx && !vmx.IsControlRegisterValueAllowed(this, 4, value))
         {
             return false;
         }

@@ -29,8 +29,8 @@ public sealed partial class Vcpu
     /// <summary>The platform's local APIC implements x2APIC mode (CPUID.1:ECX[21]); set by the machine.</summary>
     public bool X2ApicSupported { get; set; }
 
-    /// <summary>VMX is offered (CPUID.1:ECX.VMX, FEATURE_CONTROL bits, CR4.VMXE). Off until VMX lands.</summary>
-    public bool VmxSupported { get; set; }
+    /// <summary>VMX is offered (CPUID.1:ECX.VMX, FEATURE_CONTROL bits, CR4.VMXE): the vCPU has a <see cref="Vmx"/>.</summary>
+    public bool VmxSupported => Vmx is not null;
 
     /// <summary>Executes CPUID for <paramref name="leaf"/>/<paramref name="subleaf"/>.</summary>
     internal void Cpuid(uint leaf, uint subleaf, out uint eax, out uint ebx, out uint ecx, out uint edx)

@@ -202,6 +202,15 @@ public sealed partial class Vcpu
                 return r == MsrResult.Ok;
             }
         }
+        if (Vmx is { } vmx)
+        {
+            // The VMX capability MSRs (0x480–0x492) belong to the extension; without one they #GP as unknown MSRs.
+            MsrResult r = vmx.ReadMsr(this, index, out value);
+            if (r != MsrResult.NotHandled)
+            {
+                return r == MsrResult.Ok;
+            }
+        }
         ref CpuState s = ref State;
         value = 0;
         switch (index)
@@ -260,6 +269,14 @@ public sealed partial class Vcpu
                 return r == MsrResult.Ok;
             }
         }
+        if (Vmx is { } vmx)
+        {
+            MsrResult r = vmx.WriteMsr(this, index, value);
+            if (r != MsrResult.NotHandled)
+            {
+                return r == MsrResult.Ok;
+            }
+        }
         ref CpuState s = ref State;
         switch (index)
         {
@@ -297,7 +314,10 @@ public sealed partial class Vcpu
             case Msr.FeatureControl:
                 {
                     // Locked: no further writes until reset (SDM Vol. 3C §24.7 "Enabling and Entering VMX Operation").
-                    ulong allowed = 1 | (VmxSupported ? 6UL : 0);
+                    // Bit 0 lock; bit 2 "enable VMX outside SMX operation" only with VMX; bit 1 "enable VMX inside
+                    // SMX operation" is reserved, as this processor has no SMX (CPUID.1:ECX.SMX = 0, SDM Vol. 4
+                    // Table 2-2 "IA-32 Architectural MSRs", IA32_FEATURE_CONTROL).
+                    ulong allowed = 1 | (VmxSupported ? 4UL : 0);
                     if ((s.FeatureControl & 1) != 0 || (value & ~allowed) != 0)
                     {
                         return false;

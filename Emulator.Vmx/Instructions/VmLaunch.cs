@@ -1,0 +1,72 @@
+using Emulator.Cpu;
+using Emulator.Vmx.Instructions;
+using Emulator.Vmx.Vmcs;
+
+namespace Emulator.Vmx;
+
+/// <summary>VMLAUNCH and VMRESUME up to VM entry (KVM's <c>nested_vmx_run</c>).</summary>
+internal sealed partial class VcpuVmx
+{
+    /// <summary>vmcs12 launch state "launched" (KVM's <c>launch_state</c> = 1); 0 is "clear".</summary>
+    private const uint LaunchStateLaunched = 1;
+
+    /// <summary>
+    /// SDM Vol. 3C "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine", Operation, up to "Check settings of VMX
+    /// controls and host-state area", which <see cref="EnterGuest"/> starts.
+    /// </summary>
+    private void NestedVmxRun(Vcpu cpu, bool launch)
+    {
+        if (!CheckPermission(cpu))
+        {
+            return;
+        }
+
+        // "ELSIF current-VMCS pointer is not valid THEN VMfailInvalid; ELSIF current VMCS is a shadow VMCS THEN
+        // VMfailInvalid". VMPTRLD never makes a shadow VMCS current (VMCS shadowing is not offered).
+        if (CurrentVmptr == InvalidGpa)
+        {
+            VmFailInvalid(cpu);
+            return;
+        }
+
+        // "ELSIF events are being blocked by MOV SS THEN VMfailValid(VM entry with events blocked by MOV SS)".
+        if (cpu.BlockingByMovSs)
+        {
+            VmFailValid(cpu, VmInstructionError.EntryEventsBlockedByMovSs);
+            return;
+        }
+
+        // "ELSIF (VMLAUNCH and launch state of current VMCS is not "clear") THEN VMfailValid(VMLAUNCH with
+        // non-clear VMCS); ELSIF (VMRESUME and launch state of current VMCS is not "launched") THEN
+        // VMfailValid(VMRESUME with non-launched VMCS)".
+        bool launched = Vmcs12LaunchState == LaunchStateLaunched;
+        if (launch && launched)
+        {
+            VmFailValid(cpu, VmInstructionError.VmlaunchNonclearVmcs);
+            return;
+        }
+
+        if (!launch && !launched)
+        {
+            VmFailValid(cpu, VmInstructionError.VmresumeNonlaunchedVmcs);
+            return;
+        }
+
+        EnterGuest(cpu, launch);
+    }
+
+    /// <summary>The launch state of the current vmcs12.</summary>
+    private uint Vmcs12LaunchState => (uint)VmcsFieldAccessor.Read(_cachedVmcs12, Vmcs12Layout.LaunchStateOffset, VmcsFieldWidth.U32);
+
+    /// <summary>
+    /// VM entry from "Check settings of VMX controls and host-state area" on (SDM Vol. 3C chapter "VM Entries"):
+    /// the control and host-state checks, the guest-state checks, loading the guest state and MSRs, and running
+    /// L2. VM entry is the next step of the VMX core; until it lands every entry fails as VMfailValid(7),
+    /// "VM entry with invalid control field(s)", and nothing else changes.
+    /// </summary>
+    internal void EnterGuest(Vcpu cpu, bool launch)
+    {
+        _ = launch;
+        VmFailValid(cpu, VmInstructionError.EntryInvalidControlField);
+    }
+}

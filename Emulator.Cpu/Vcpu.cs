@@ -47,6 +47,9 @@ public sealed unsafe partial class Vcpu
     internal bool InterruptShadow;
     internal bool ShadowArmed;
 
+    /// <summary>Instruction count at which the current interrupt shadow ends.</summary>
+    private long _shadowEnd;
+
     internal bool Halted;
     internal bool NmiPending;
     internal bool NmiBlocked;
@@ -101,6 +104,7 @@ public sealed unsafe partial class Vcpu
         FaultPending = false;
         Halted = false;
         InterruptShadow = false;
+        ShadowArmed = false;
         ResetSystemState();
         FlushTlbAll();
         InvalidateFetch();
@@ -258,12 +262,14 @@ public sealed unsafe partial class Vcpu
         }
         if (ShadowArmed)
         {
-            // The shadow covers exactly the instruction after STI / MOV SS.
+            // The shadow covers exactly the instruction after STI / MOV SS: it ends when that instruction
+            // retires, even if Run returns in between (SDM Vol. 2B "STI").
             ShadowArmed = false;
             InterruptShadow = true;
+            _shadowEnd = InstructionCount + 1;
             Attention = 1;
         }
-        else if (InterruptShadow)
+        else if (InterruptShadow && InstructionCount >= _shadowEnd)
         {
             InterruptShadow = false;
         }
@@ -317,6 +323,8 @@ public sealed unsafe partial class Vcpu
     internal void DeliverPendingFault()
     {
         FaultPending = false;
+        // The shadowed instruction faulted: the handler does not inherit its shadow.
+        InterruptShadow = false;
         DeliverEvent(FaultVector, EventKind.Exception, FaultHasError, FaultError);
     }
 

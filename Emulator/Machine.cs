@@ -321,13 +321,14 @@ public sealed class Machine : IDisposable
         bool anyWakeable = false;
         foreach (Vcpu cpu in Cpus)
         {
-            // Every vCPU starts the round at the same time; idle ones catch up here.
-            if (Clock.Virtual)
+            // Idle vCPUs catch up to the round's start; time never moves backwards, so a vCPU that ran past a
+            // slice end shortened later in the previous round sits out until the others catch up.
+            if (Clock.Virtual && cpu.LocalTimeNs < start)
             {
                 cpu.SetLocalTime(start);
             }
             long budget = Clock.Virtual ? cpu.InstructionCountAt(Clock.SliceEndNs) - cpu.InstructionCount : slice;
-            if (budget == 0)
+            if (budget <= 0)
             {
                 continue;
             }

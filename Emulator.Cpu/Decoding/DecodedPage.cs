@@ -29,6 +29,15 @@ internal sealed class DecodedPage
 
     public DecodedPage(ulong key) => Key = key;
 
+    /// <summary>Empties the page after a write to it invalidated it, keeping its storage.</summary>
+    public void Reset()
+    {
+        Array.Clear(Index);
+        Array.Clear(Slots, 0, Count);
+        Count = 0;
+        Valid = true;
+    }
+
     public ref DecodedInsn Add(int offset)
     {
         if (Count == Slots.Length)

@@ -33,10 +33,11 @@ public sealed unsafe partial class Vcpu
 
     private void OnCodeWrite(ulong hostPage)
     {
-        // Every code size decoded from this page goes.
+        // Every code size decoded from this page goes; the page objects are kept and reused on the next
+        // fetch, so code that writes data next to itself re-decodes without allocating.
         for (uint bits = 0; bits < 3; bits++)
         {
-            if (_pages.Remove((hostPage << 2) | bits, out DecodedPage? p))
+            if (_pages.TryGetValue((hostPage << 2) | bits, out DecodedPage? p))
             {
                 p.Valid = false;
             }
@@ -104,14 +105,29 @@ public sealed unsafe partial class Vcpu
                 _pages[key] = page;
                 Memory.MarkCodePage(host);
             }
-            _fetchPage = page;
+            else if (!page.Valid)
+            {
+                page.Reset();
+                Memory.MarkCodePage(host);
+            }
+            // The fast path skips the CS limit check, so it is used only on pages that lie wholly within
+            // the limit (always in 64-bit mode and with flat 4 GiB segments).
+            ulong pageStartRip = rip - (ulong)offset;
+            bool withinLimit = bits == 64 || (rip >= (ulong)offset && pageStartRip + 0xFFF + 15 <= cs.Limit);
+            _fetchPage = withinLimit ? page : null;
             _fetchLinearPage = lin >> 12;
             _fetchGeneration = TlbGeneration;
             _fetchBits = bits;
             int idx = page.Index[offset];
             if (idx != 0)
             {
-                return ref page.Slots[idx - 1];
+                ref DecodedInsn cached = ref page.Slots[idx - 1];
+                if (bits != 64 && rip + cached.Length - 1 > cs.Limit)
+                {
+                    RaiseGp();
+                    return ref Unsafe.NullRef<DecodedInsn>();
+                }
+                return ref cached;
             }
         }
         else
@@ -154,6 +170,12 @@ public sealed unsafe partial class Vcpu
             crosses = true;
         }
 
+        // SDM Vol. 3A §5.3 "Limit Checking": every byte of the instruction must lie within CS.limit.
+        if (bits != 64 && instr.Length > 0 && rip + (ulong)instr.Length - 1 > cs.Limit)
+        {
+            RaiseGp();
+            return ref Unsafe.NullRef<DecodedInsn>();
+        }
         ref DecodedInsn slot = ref (page is null || crosses) ? ref _uncached : ref page.Add(offset);
         slot.Instr = instr;
         slot.Length = (byte)instr.Length;

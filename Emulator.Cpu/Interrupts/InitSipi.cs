@@ -48,6 +48,8 @@ public sealed partial class Vcpu
         ulong[] variableMtrrs = (ulong[])MtrrVariable.Clone();
         long time = LocalTimeNs;
         Reset();
+        // INIT leaves CR0.CD and CR0.NW as they were (SDM Vol. 3A §10.1.1, table 10-1 footnote).
+        State.Cr0 = (State.Cr0 & ~(CpuState.Cr0Cd | CpuState.Cr0Nw)) | (saved.Cr0 & (CpuState.Cr0Cd | CpuState.Cr0Nw));
         State.Xmm = saved.Xmm;
         State.Mxcsr = saved.Mxcsr;
         State.Fpr = saved.Fpr;

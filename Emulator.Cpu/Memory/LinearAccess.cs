@@ -151,7 +151,7 @@ public sealed unsafe partial class Vcpu
     {
         value = 0;
         int first = (int)(0x1000 - (lin & 0xFFF));
-        ulong lin2 = State.Is64 || State.LongModeActive ? lin + (ulong)first : (uint)(lin + (ulong)first);
+        ulong lin2 = State.Is64 ? lin + (ulong)first : (uint)(lin + (ulong)first);
         if (!Translate(lin, access, out ulong pa1, out _) || !Translate(lin2, access, out ulong pa2, out _))
         {
             return false;
@@ -203,7 +203,7 @@ public sealed unsafe partial class Vcpu
     private bool WriteLinearSplit(ulong lin, int size, ulong value, Access access)
     {
         int first = (int)(0x1000 - (lin & 0xFFF));
-        ulong lin2 = State.LongModeActive ? lin + (ulong)first : (uint)(lin + (ulong)first);
+        ulong lin2 = State.Is64 ? lin + (ulong)first : (uint)(lin + (ulong)first);
         if (!Translate(lin, access, out ulong pa1, out _) || !Translate(lin2, access, out ulong pa2, out _))
         {
             return false;
@@ -248,7 +248,8 @@ public sealed unsafe partial class Vcpu
         }
         ulong lin2 = State.Is64 ? lin + 8 : (uint)(lin + 8);
         // Probe both halves first so that a fault leaves memory unchanged.
-        if (!Translate(lin, Access.Write, out _, out _) || !Translate(lin2 + 7, Access.Write, out _, out _))
+        ulong last = State.Is64 ? lin2 + 7 : (uint)(lin2 + 7);
+        if (!Translate(lin, Access.Write, out _, out _) || !Translate(last, Access.Write, out _, out _))
         {
             return false;
         }

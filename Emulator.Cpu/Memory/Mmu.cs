@@ -197,6 +197,16 @@ public sealed unsafe partial class Vcpu
         host = null;
         ulong vpn = linear >> 12;
         int set = SetBase(vpn);
+        ref TlbEntry mru = ref _tlb[set];
+        if (Hits(in mru, vpn) && ((access & Access.Write) == 0 || (mru.Perm & TlbEntry.PermDirty) != 0)
+            && CheckPermission(mru.Perm, access, out _))
+        {
+            // Allowed by the full rules (SMAP/SMEP with a user page, EFLAGS.AC, implicit accesses): no walk needed.
+            ulong off = linear & 0xFFF;
+            pa = mru.PhysPage | off;
+            host = mru.Host == null ? null : mru.Host + off;
+            return true;
+        }
         for (int w = 1; w < TlbWays; w++)
         {
             if (Hits(in _tlb[set + w], vpn))
@@ -222,7 +232,7 @@ public sealed unsafe partial class Vcpu
             host = DataBreakpoints && DataBreakpointOnPage(linear) ? null : Memory.HostPointer(pa);
             return true;
         }
-        if (!Walk(linear, access, out pa, out byte perm, out int shift, out uint err))
+        if (!Walk(linear, access, out pa, out byte perm, out int shift, out uint err, out ulong leafAddr, out ulong leaf, out int leafSize))
         {
             return RaisePageFault(linear, err);
         }
@@ -230,6 +240,9 @@ public sealed unsafe partial class Vcpu
         {
             return RaisePageFault(linear, err);
         }
+        // Accessed, and dirty for a write, only once the access is allowed: a refused write is no write
+        // (SDM Vol. 3A §4.8 "Accessed and Dirty Flags").
+        SetAd(leafAddr, leaf, (access & Access.Write) != 0, leafSize);
         Fill(linear, pa & ~0xFFFUL, perm, shift);
         host = DataBreakpoints && DataBreakpointOnPage(linear) ? null : Memory.HostPointer(pa);
         return true;
@@ -334,8 +347,12 @@ public sealed unsafe partial class Vcpu
     /// Walks the paging structures, setting accessed bits on the way and the dirty bit on a write.
     /// Returns the accumulated permissions; on a not-present or reserved-bit fault returns the error code.
     /// </summary>
-    private bool Walk(ulong linear, Access access, out ulong pa, out byte perm, out int shift, out uint err)
+    private bool Walk(ulong linear, Access access, out ulong pa, out byte perm, out int shift, out uint err,
+        out ulong leafAddr, out ulong leaf, out int leafSize)
     {
+        leafAddr = 0;
+        leaf = 0;
+        leafSize = 8;
         bool write = (access & Access.Write) != 0;
         bool nxe = (State.Efer & CpuState.EferNxe) != 0;
         ulong rsvdHigh = ~PhysAddrMask & 0x000F_FFFF_FFFF_FFFF & ~0xFFFUL;
@@ -365,7 +382,7 @@ public sealed unsafe partial class Vcpu
                     err |= PfRsvd | PfPresent;
                     return false;
                 }
-                SetAd(pdeAddr, pde, write, 4);
+                (leafAddr, leaf, leafSize) = (pdeAddr, pde, 4);
                 ulong frame = (pde & 0xFFC0_0000UL) | ((ulong)((pde >> 13) & 0xFF) << 32);
                 pa = frame | (linear & 0x3F_FFFF);
                 shift = 22;
@@ -381,7 +398,7 @@ public sealed unsafe partial class Vcpu
             }
             user &= (pte & 4) != 0;
             writable &= (pte & 2) != 0;
-            SetAd(pteAddr, pte, write, 4);
+            (leafAddr, leaf, leafSize) = (pteAddr, pte, 4);
             pa = (pte & 0xFFFF_F000UL) | (linear & 0xFFF);
             perm = MakePerm(user, writable, false, (pte & 0x40) != 0 || write, (pte & 0x100) != 0);
             return true;
@@ -444,7 +461,7 @@ public sealed unsafe partial class Vcpu
             nx |= nxe && (entry & nxBit) != 0;
             if (large || level == 1)
             {
-                SetAd(entryAddr, entry, write, 8);
+                (leafAddr, leaf, leafSize) = (entryAddr, entry, 8);
                 ulong frameMask = PhysAddrMask & ~((1UL << idxShift) - 1);
                 pa = (entry & frameMask) | (linear & ((1UL << idxShift) - 1));
                 shift = idxShift;

@@ -1,4 +1,6 @@
 using System.Text;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 
 namespace Emulator.Tests.Platform;
 
@@ -83,5 +85,68 @@ public class SchedulerTests
             Assert.That(r.ExitCode, Is.EqualTo(1), r.Message);
             Assert.That(m.Cpu.LocalTimeNs, Is.EqualTo(m.Cpu.InstructionCount << shift));
         }
+    }
+
+    /// <summary>A timer armed by a later vCPU shortens the round; vCPUs that already ran must not go back in time.</summary>
+    [Test]
+    public void Smp_TimerArmedByLaterVcpu_TscNeverGoesBackwards()
+    {
+        // BSP: check that RDTSC never decreases; exit with 0x55 if it does.
+        var bsp = new Assembler(16);
+        Label loop = bsp.CreateLabel(), ok = bsp.CreateLabel(), bad = bsp.CreateLabel();
+        bsp.xor(esi, esi);
+        bsp.xor(edi, edi);
+        bsp.Label(ref loop);
+        bsp.rdtsc();
+        bsp.cmp(edx, edi);
+        bsp.jb(bad);
+        bsp.ja(ok);
+        bsp.cmp(eax, esi);
+        bsp.jb(bad);
+        bsp.Label(ref ok);
+        bsp.mov(esi, eax);
+        bsp.mov(edi, edx);
+        bsp.jmp(loop);
+        bsp.Label(ref bad);
+        bsp.mov(al, 0x55);
+        bsp.@out(0xF4, al);
+        bsp.jmp(bad);
+        // AP: keep arming PIT channel 0 with a short one-shot count.
+        var ap = new Assembler(16);
+        Label again = ap.CreateLabel(), spin = ap.CreateLabel();
+        ap.Label(ref again);
+        ap.mov(al, 0x30);
+        ap.@out(0x43, al);
+        ap.mov(al, 20);
+        ap.@out(0x40, al);
+        ap.mov(al, 0);
+        ap.@out(0x40, al);
+        ap.mov(ecx, 3000);
+        ap.Label(ref spin);
+        ap.dec(ecx);
+        ap.jnz(spin);
+        ap.jmp(again);
+
+        var options = new MachineOptions { SerialOutput = new MemoryStream(), FlatAddress = 0x7C00, MaxInstructions = 3_000_000, Smp = 2 };
+        using var m = new Machine(options);
+        m.LoadImage(Assemble(bsp, 0x7C00), "flat");
+        m.Memory.TryWriteBytes(0x9000, Assemble(ap, 0));
+        m.Cpus[1].DeliverSipi(9);
+        RunResult r = m.Run();
+        Assert.That(r.Outcome, Is.EqualTo(RunOutcome.InstructionLimit), $"the BSP saw its TSC go backwards: {r.Message}");
+    }
+
+    private static byte[] Assemble(Assembler a, ulong ip)
+    {
+        var w = new ByteWriter();
+        a.Assemble(w, ip);
+        return [.. w.Bytes];
+    }
+
+    private sealed class ByteWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = [];
+
+        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

@@ -263,4 +263,12 @@ public class MmuTests
         Assert.That(h.Cpu.ReadLinear(Va + 0xFFC, 8, Access.Read, out _), Is.False);
         Assert.That(h.Cpu.State.Cr2, Is.EqualTo(Va + 0x1000));
     }
+
+    [Test]
+    public void FaultingWrite_LeavesDirtyBitClear()
+    {
+        using CpuHarness h = LongModeWithPt(pteFlags: 5); // present, user, read-only
+        FaultOn(h, Va, Access.Write);
+        Assert.That(h.Memory.Read(Pt, 8) & 0x40, Is.Zero, "a refused write is no write (SDM §4.8)");
+    }
 }

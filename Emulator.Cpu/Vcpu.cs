@@ -189,6 +189,7 @@ public sealed unsafe partial class Vcpu
         PendingStop = StopReason.None;
         StopMessage = null;
         Attention = 1;
+        long end = RunEnd;
         while (true)
         {
             if (Attention != 0)
@@ -198,8 +199,10 @@ public sealed unsafe partial class Vcpu
                 {
                     return r;
                 }
+                // ShortenRun raises Attention, so the local copy is refreshed here only.
+                end = RunEnd;
             }
-            if (InstructionCount >= RunEnd)
+            if (InstructionCount >= end)
             {
                 return StopReason.Budget;
             }
@@ -219,6 +222,7 @@ public sealed unsafe partial class Vcpu
         if (count < RunEnd)
         {
             RunEnd = Math.Max(count, InstructionCount);
+            Attention = 1;
         }
     }
 

@@ -28,6 +28,27 @@ internal static unsafe partial class Handlers
         Set(t, &Sahf, Code.Sahf);
         Set(t, &Pushf, Code.Pushfw, Code.Pushfd, Code.Pushfq);
         Set(t, &Popf, Code.Popfw, Code.Popfd, Code.Popfq);
+        Set(t, &Stac, Code.Stac);
+        Set(t, &Clac, Code.Clac);
+    }
+
+    /// <summary>
+    /// SDM Vol. 2B "STAC—Set AC Flag in EFLAGS Register" / Vol. 2A "CLAC—Clear AC Flag in EFLAGS Register":
+    /// #UD at CPL &gt; 0 (and in virtual-8086 mode, where CPL is 3); the AC flag gates SMAP for explicit accesses.
+    /// </summary>
+    private static void Stac(Vcpu cpu, in Instruction i) => SetAc(cpu, true);
+
+    private static void Clac(Vcpu cpu, in Instruction i) => SetAc(cpu, false);
+
+    private static void SetAc(Vcpu cpu, bool set)
+    {
+        ref CpuState s = ref cpu.State;
+        if (s.Cpl > 0 || s.V86)
+        {
+            cpu.RaiseUd();
+            return;
+        }
+        s.Rflags = set ? s.Rflags | CpuState.FlagAc : s.Rflags & ~CpuState.FlagAc;
     }
 
     private static void Clc(Vcpu cpu, in Instruction i) => cpu.State.SetArith(CpuState.FlagCf, 0);

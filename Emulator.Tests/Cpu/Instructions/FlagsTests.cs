@@ -299,4 +299,27 @@ public class FlagsTests
         Assert.That(h.Cpu.Attention, Is.Not.Zero);
         Assert.That(h.Flags & CpuState.FlagIf, Is.Not.Zero);
     }
+
+    [Test]
+    public void StacClac_AtCpl0_SetAndClearAc()
+    {
+        using var h = new CpuHarness(CpuMode.Long64);
+        h.Load(a => a.stac()).Run();
+        Assert.That(h.Flags & CpuState.FlagAc, Is.EqualTo(CpuState.FlagAc));
+        using var h2 = new CpuHarness(CpuMode.Long64);
+        h2.Cpu.State.Rflags |= CpuState.FlagAc;
+        h2.Load(a => a.clac()).Run();
+        Assert.That(h2.Flags & CpuState.FlagAc, Is.Zero);
+    }
+
+    [Test]
+    public void Stac_AtCpl3_RaisesUd()
+    {
+        using var h = new CpuHarness(CpuMode.Long64);
+        h.Cpu.State.Cpl = 3;
+        h.Cpu.State.Idtr.Limit = 0;
+        h.Load(a => a.stac());
+        h.RunToStop();
+        Assert.That(h.Cpu.LastEventVector, Is.EqualTo(6));
+    }
 }

@@ -45,6 +45,7 @@ public sealed unsafe partial class Vcpu
     /// <summary>Every non-global entry of one PCID (MOV CR3; INVPCID single-context).</summary>
     internal void FlushTlbPcid(ushort pcid, bool includeGlobal = false)
     {
+        bool large = false;
         for (int i = 0; i < _tlb.Length; i++)
         {
             ref TlbEntry e = ref _tlb[i];
@@ -52,13 +53,17 @@ public sealed unsafe partial class Vcpu
             {
                 e.Tag = 0;
             }
+            large |= e.Tag != 0 && e.PageShift > 12;
         }
+        // INVLPG scans for large-page parts only while some are cached.
+        _tlbHasLarge = large;
         TlbGeneration++;
     }
 
     /// <summary>Every non-global entry of every PCID (INVPCID type 3).</summary>
     internal void FlushTlbNonGlobal()
     {
+        bool large = false;
         for (int i = 0; i < _tlb.Length; i++)
         {
             ref TlbEntry e = ref _tlb[i];
@@ -66,7 +71,9 @@ public sealed unsafe partial class Vcpu
             {
                 e.Tag = 0;
             }
+            large |= e.Tag != 0 && e.PageShift > 12;
         }
+        _tlbHasLarge = large;
         TlbGeneration++;
     }
 

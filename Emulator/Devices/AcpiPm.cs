@@ -20,7 +20,7 @@ namespace Emulator.Devices;
 /// other sleep states are not implemented and the write has no effect. A write with bit 2 (RST_CPU) set
 /// to 0xCF9 calls the reset callback, as QEMU's PIIX does.</para>
 /// </remarks>
-internal sealed class AcpiPm : IPortDevice
+internal sealed class AcpiPm : BytePortDevice
 {
     /// <summary>FADT PM1a_EVT_BLK and PM1_EVT_LEN: status word at +0, enable word at +2.</summary>
     public const ushort Pm1aEventBlock = 0x600;
@@ -128,25 +128,7 @@ internal sealed class AcpiPm : IPortDevice
 
     // ------------------------------------------------------------------ ports
 
-    public uint In(ushort port, int size)
-    {
-        uint value = 0;
-        for (int i = 0; i < size; i++)
-        {
-            value |= (uint)ReadByte((ushort)(port + i)) << (8 * i);
-        }
-        return value;
-    }
-
-    public void Out(ushort port, int size, uint value)
-    {
-        for (int i = 0; i < size; i++)
-        {
-            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
-        }
-    }
-
-    private byte ReadByte(ushort port)
+    protected override byte ReadByte(ushort port)
     {
         int offset = port - Pm1aEventBlock;
         switch (offset)
@@ -177,7 +159,7 @@ internal sealed class AcpiPm : IPortDevice
         };
     }
 
-    private void WriteByte(ushort port, byte value)
+    protected override void WriteByte(ushort port, byte value)
     {
         long now = _clock.Now;
         int offset = port - Pm1aEventBlock;

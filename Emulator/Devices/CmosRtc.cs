@@ -23,7 +23,7 @@ namespace Emulator.Devices;
 /// memory above 4 GiB in 64 KiB units (0x5B–0x5D), CPU count − 1 (0x5F), equipment byte (0x14), and
 /// the century at 0x32.</para>
 /// </remarks>
-internal sealed class CmosRtc : IPortDevice
+internal sealed class CmosRtc : BytePortDevice
 {
     public const ushort IndexPort = 0x70;
     public const ushort DataPort = 0x71;
@@ -135,25 +135,7 @@ internal sealed class CmosRtc : IPortDevice
 
     // ------------------------------------------------------------------ ports
 
-    public uint In(ushort port, int size)
-    {
-        uint value = 0;
-        for (int i = 0; i < size; i++)
-        {
-            value |= (uint)ReadByte((ushort)(port + i)) << (8 * i);
-        }
-        return value;
-    }
-
-    public void Out(ushort port, int size, uint value)
-    {
-        for (int i = 0; i < size; i++)
-        {
-            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
-        }
-    }
-
-    private byte ReadByte(ushort port)
+    protected override byte ReadByte(ushort port)
     {
         if (port != DataPort)
         {
@@ -195,7 +177,7 @@ internal sealed class CmosRtc : IPortDevice
         }
     }
 
-    private void WriteByte(ushort port, byte value)
+    protected override void WriteByte(ushort port, byte value)
     {
         if (port == IndexPort)
         {

@@ -18,7 +18,7 @@ namespace Emulator.Devices;
 /// <see cref="BiosSlaveMask"/> (IRQ 8 RTC, 12 mouse, 13 FPU, 14 ATA) — and the ELCR as SeaBIOS programs
 /// the PIIX PCI interrupt routing (IRQ 10 and 11 level-triggered).
 /// </remarks>
-internal sealed class Pic8259 : IPortDevice, IIrqController, IExtIntSource
+internal sealed class Pic8259 : BytePortDevice, IIrqController, IExtIntSource
 {
     public const ushort MasterPort = 0x20;
     public const ushort SlavePort = 0xA0;
@@ -140,25 +140,7 @@ internal sealed class Pic8259 : IPortDevice, IIrqController, IExtIntSource
 
     // ------------------------------------------------------------------ ports
 
-    public uint In(ushort port, int size)
-    {
-        uint value = 0;
-        for (int i = 0; i < size; i++)
-        {
-            value |= (uint)ReadByte((ushort)(port + i)) << (8 * i);
-        }
-        return value;
-    }
-
-    public void Out(ushort port, int size, uint value)
-    {
-        for (int i = 0; i < size; i++)
-        {
-            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
-        }
-    }
-
-    private byte ReadByte(ushort port)
+    protected override byte ReadByte(ushort port)
     {
         switch (port)
         {
@@ -183,7 +165,7 @@ internal sealed class Pic8259 : IPortDevice, IIrqController, IExtIntSource
         }
     }
 
-    private void WriteByte(ushort port, byte value)
+    protected override void WriteByte(ushort port, byte value)
     {
         switch (port)
         {

@@ -23,7 +23,7 @@ namespace Emulator.Devices;
 /// (65536: 18.2 Hz), counting from time 0; counters 1 and 2 in mode 3 with count 65536 (QEMU's reset
 /// state), counter 2 held by its low GATE.</para>
 /// </remarks>
-internal sealed class Pit8254 : IPortDevice
+internal sealed class Pit8254 : BytePortDevice
 {
     public const ushort BasePort = 0x40;
     public const ushort ControlPort = 0x43;
@@ -86,25 +86,7 @@ internal sealed class Pit8254 : IPortDevice
 
     // ------------------------------------------------------------------ ports
 
-    public uint In(ushort port, int size)
-    {
-        uint value = 0;
-        for (int i = 0; i < size; i++)
-        {
-            value |= (uint)ReadByte((ushort)(port + i)) << (8 * i);
-        }
-        return value;
-    }
-
-    public void Out(ushort port, int size, uint value)
-    {
-        for (int i = 0; i < size; i++)
-        {
-            WriteByte((ushort)(port + i), (byte)(value >> (8 * i)));
-        }
-    }
-
-    private byte ReadByte(ushort port)
+    protected override byte ReadByte(ushort port)
     {
         int index = port - BasePort;
         if ((uint)index >= 3)
@@ -115,7 +97,7 @@ internal sealed class Pit8254 : IPortDevice
         return _channels[index].Read(TicksAt(_clock.Now));
     }
 
-    private void WriteByte(ushort port, byte value)
+    protected override void WriteByte(ushort port, byte value)
     {
         int index = port - BasePort;
         if ((uint)index < 3)

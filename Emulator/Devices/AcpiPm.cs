@@ -110,18 +110,10 @@ internal sealed class AcpiPm : BytePortDevice
     }
 
     /// <summary>PM timer ticks at or before <paramref name="ns"/>.</summary>
-    internal static long TicksAt(long ns)
-    {
-        long q = Math.DivRem(ns, RateDen, out long r);
-        return q * RateNum + r * RateNum / RateDen;
-    }
+    internal static long TicksAt(long ns) => FixedRate.TicksAt(ns, RateNum, RateDen);
 
     /// <summary>The virtual nanosecond of PM timer tick <paramref name="tick"/>.</summary>
-    internal static long TimeOfTick(long tick)
-    {
-        long q = Math.DivRem(tick, RateNum, out long r);
-        return q * RateDen + (r * RateDen + RateNum - 1) / RateNum;
-    }
+    internal static long TimeOfTick(long tick) => FixedRate.TimeOfTick(tick, RateNum, RateDen);
 
     /// <summary>The 24-bit PM timer value now.</summary>
     public uint TimerValue => (uint)(TicksAt(_clock.Now) & 0xFF_FFFF);

@@ -53,18 +53,10 @@ internal sealed class Pit8254 : BytePortDevice
     public void Register(IoBus io) => io.Register(BasePort, 4, this);
 
     /// <summary>CLK pulses that have happened at or before <paramref name="ns"/>.</summary>
-    internal static long TicksAt(long ns)
-    {
-        long q = Math.DivRem(ns, RateDen, out long r);
-        return q * RateNum + r * RateNum / RateDen;
-    }
+    internal static long TicksAt(long ns) => FixedRate.TicksAt(ns, RateNum, RateDen);
 
     /// <summary>The virtual nanosecond of CLK pulse <paramref name="tick"/>.</summary>
-    internal static long TimeOfTick(long tick)
-    {
-        long q = Math.DivRem(tick, RateNum, out long r);
-        return q * RateDen + (r * RateDen + RateNum - 1) / RateNum;
-    }
+    internal static long TimeOfTick(long tick) => FixedRate.TimeOfTick(tick, RateNum, RateDen);
 
     /// <summary>OUT of counter <paramref name="channel"/> now.</summary>
     public bool Output(int channel) => _channels[channel].Out(TicksAt(_clock.Now));

@@ -74,6 +74,19 @@ public class SchedulerTests
     }
 
     [Test]
+    public void HostClock_AcpiImage_PmTimerReadsNeverTear()
+    {
+        // With host time the clock moves within an instruction: a 32-bit PM timer read must sample it once.
+        (RunResult r, string serial) = Emulator.Tests.Images.ImageBootTests.Boot("acpi.elf", o =>
+        {
+            o.HostClock = true;
+            o.Smp = 2;
+        });
+        Assert.That(serial, Does.Not.Contain("FAIL"), serial);
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.Message);
+    }
+
+    [Test]
     public void IcountShift_ScalesVirtualTimePerInstruction([Values(0, 3, 5)] int shift)
     {
         // A tight loop of 1,000,000 instructions: virtual time = count << shift (plus the few set-up instructions).

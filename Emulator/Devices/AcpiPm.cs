@@ -120,6 +120,13 @@ internal sealed class AcpiPm : BytePortDevice
 
     // ------------------------------------------------------------------ ports
 
+    /// <summary>
+    /// A 32-bit read of the PM timer samples the counter once: four byte samples could tear across a carry
+    /// when time moves between them (with the host clock it does).
+    /// </summary>
+    public override uint In(ushort port, int size) =>
+        port == PmTimerBlock && size == 4 ? TimerValue : base.In(port, size);
+
     protected override byte ReadByte(ushort port)
     {
         int offset = port - Pm1aEventBlock;

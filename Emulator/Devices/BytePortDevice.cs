@@ -8,7 +8,7 @@ namespace Emulator.Devices;
 /// </summary>
 internal abstract class BytePortDevice : IPortDevice
 {
-    public uint In(ushort port, int size)
+    public virtual uint In(ushort port, int size)
     {
         uint value = 0;
         for (int i = 0; i < size; i++)

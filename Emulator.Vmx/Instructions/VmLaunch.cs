@@ -1,4 +1,5 @@
 using Emulator.Cpu;
+using Emulator.Vmx.Entry;
 using Emulator.Vmx.Instructions;
 using Emulator.Vmx.Vmcs;
 
@@ -61,12 +62,40 @@ internal sealed partial class VcpuVmx
     /// <summary>
     /// VM entry from "Check settings of VMX controls and host-state area" on (SDM Vol. 3C chapter "VM Entries"):
     /// the control and host-state checks, the guest-state checks, loading the guest state and MSRs, and running
-    /// L2. VM entry is the next step of the VMX core; until it lands every entry fails as VMfailValid(7),
-    /// "VM entry with invalid control field(s)", and nothing else changes.
+    /// L2. Control failures are VMfailValid(7), host-state failures VMfailValid(8), guest-state failures a
+    /// VM-entry-failure exit to L1 (<see cref="NestedVmxEntryFailure"/>). Loading L2 is the next step of the VMX
+    /// core; until it lands an entry that passes every check still fails as VMfailValid(7).
     /// </summary>
     internal void EnterGuest(Vcpu cpu, bool launch)
     {
         _ = launch;
+        var checks = new VmEntryChecks(_cachedVmcs12, Capabilities, cpu);
+
+        // SDM Vol. 3C §27.2 "Checks on VMX Controls and Host-State Area".
+        LastEntryCheck = checks.CheckControls();
+        if (!LastEntryCheck.Passed)
+        {
+            VmFailValid(cpu, VmInstructionError.EntryInvalidControlField);
+            return;
+        }
+
+        LastEntryCheck = checks.CheckHostState();
+        if (!LastEntryCheck.Passed)
+        {
+            VmFailValid(cpu, VmInstructionError.EntryInvalidHostStateField);
+            return;
+        }
+
+        // SDM Vol. 3C §27.3.1 "Checks on the Guest State Area".
+        LastEntryCheck = checks.CheckGuestState();
+        if (!LastEntryCheck.Passed)
+        {
+            NestedVmxEntryFailure(cpu, ExitReasonInvalidState, LastEntryCheck.Qualification);
+            return;
+        }
+
+        // Every check passed. Loading the guest state and running L2 is the next step of the VMX core; until it
+        // lands such an entry still fails as VMfailValid(7).
         VmFailValid(cpu, VmInstructionError.EntryInvalidControlField);
     }
 }

@@ -20,6 +20,9 @@ internal sealed partial class VcpuVmx : IVirtualizationExtension
 
     private readonly byte[] _cachedVmcs12 = new byte[Vmcs12Layout.Size];
 
+    /// <summary>The VMX instruction being executed: its exit reason if it exits from VMX non-root operation.</summary>
+    private VmxInstruction _currentInstruction;
+
     public VcpuVmx(Vcpu cpu, bool vmwriteAnyField = true)
     {
         ArgumentNullException.ThrowIfNull(cpu);
@@ -32,8 +35,8 @@ internal sealed partial class VcpuVmx : IVirtualizationExtension
     public bool VmxOn { get; private set; }
 
     /// <summary>
-    /// In VMX non-root operation, running L2 (KVM's <c>is_guest_mode</c>). Never true until VM entry exists: every
-    /// VMX instruction checks it where the SDM says "ELSIF in VMX non-root operation THEN VM exit".
+    /// In VMX non-root operation, running L2 (KVM's <c>is_guest_mode</c>): from a successful VM entry to the next VM
+    /// exit. Every VMX instruction checks it where the SDM says "ELSIF in VMX non-root operation THEN VM exit".
     /// </summary>
     public bool GuestMode { get; private set; }
 
@@ -48,6 +51,7 @@ internal sealed partial class VcpuVmx : IVirtualizationExtension
 
     public void Execute(Vcpu cpu, VmxInstruction instruction, in Instruction i)
     {
+        _currentInstruction = instruction;
         switch (instruction)
         {
             case VmxInstruction.Vmread:

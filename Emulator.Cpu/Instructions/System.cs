@@ -596,7 +596,7 @@ internal static unsafe partial class Handlers
     /// <summary>SDM Vol. 2A "HLT—Halt": CPL 0; the processor waits for an interrupt, NMI or reset.</summary>
     private static void Hlt(Vcpu cpu, in Instruction i)
     {
-        if (RequireCpl0(cpu))
+        if (RequireCpl0(cpu) && !cpu.Intercepted(VmxIntercept.Hlt))
         {
             cpu.Halted = true;
             cpu.Notify();
@@ -650,7 +650,7 @@ internal static unsafe partial class Handlers
     /// <summary>SDM Vol. 2B "RDMSR": CPL 0; ECX selects; unknown MSRs are #GP(0).</summary>
     private static void Rdmsr(Vcpu cpu, in Instruction i)
     {
-        if (!RequireCpl0(cpu))
+        if (!RequireCpl0(cpu) || cpu.Intercepted(VmxIntercept.Rdmsr))
         {
             return;
         }
@@ -667,7 +667,7 @@ internal static unsafe partial class Handlers
     /// <summary>SDM Vol. 2B "WRMSR": CPL 0; #GP(0) for unknown MSRs and reserved bits.</summary>
     private static void Wrmsr(Vcpu cpu, in Instruction i)
     {
-        if (!RequireCpl0(cpu))
+        if (!RequireCpl0(cpu) || cpu.Intercepted(VmxIntercept.Wrmsr))
         {
             return;
         }
@@ -719,6 +719,11 @@ internal static unsafe partial class Handlers
 
     private static void Cpuid(Vcpu cpu, in Instruction i)
     {
+        if (cpu.Intercepted(VmxIntercept.Cpuid))
+        {
+            return;
+        }
+
         ref CpuState s = ref cpu.State;
         cpu.Cpuid((uint)s.Gpr[0], (uint)s.Gpr[1], out uint a, out uint b, out uint c, out uint d);
         s.Gpr[0] = a;

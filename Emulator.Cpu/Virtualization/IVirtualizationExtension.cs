@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace Emulator.Cpu;
@@ -21,10 +22,23 @@ public enum VmxInstruction : byte
 }
 
 /// <summary>
+/// Instructions that may cause a VM exit in VMX non-root operation (SDM Vol. 3C §26.1.2 "Instructions That Cause VM
+/// Exits Unconditionally", §26.1.3 "Instructions That Cause VM Exits Conditionally"), asked about after the
+/// checks that have priority over VM exits (CPL for privileged instructions, SDM Vol. 3C §26.1.1 "Relative Priority
+/// of Faults and VM Exits").
+/// </summary>
+public enum VmxIntercept : byte
+{
+    Cpuid,
+    Hlt,
+    Rdmsr,
+    Wrmsr,
+}
+
+/// <summary>
 /// The one seam between the CPU and a virtualization extension (DESIGN "Projects and dependency direction"):
 /// the CPU knows nothing of VMX beyond these calls. With no extension (<see cref="Vcpu.Vmx"/> null) the VMX
 /// instructions raise #UD, CPUID.1:ECX.VMX is 0 and the VMX capability MSRs raise #GP.
-/// Later steps add the "does this event exit?" questions of VMX non-root operation here.
 /// </summary>
 public interface IVirtualizationExtension
 {
@@ -45,6 +59,13 @@ public interface IVirtualizationExtension
     /// operation fixes some of its bits (SDM Vol. 3C §24.8 "Restrictions on VMX Operation").
     /// </summary>
     bool IsControlRegisterValueAllowed(Vcpu cpu, int cr, ulong value);
+
+    /// <summary>
+    /// Does <paramref name="what"/>, the current instruction, cause a VM exit? True when it did exit: the
+    /// instruction is over and the CPU is back in L1 (RIP through <c>NextRip</c>). False outside VMX non-root
+    /// operation and when the controls let it run.
+    /// </summary>
+    bool InterceptInstruction(Vcpu cpu, VmxIntercept what);
 }
 
 /// <summary>The virtualization extension of this vCPU and the CPU state it asks about.</summary>
@@ -58,4 +79,8 @@ public sealed partial class Vcpu
     /// "Guest Non-Register State", interruptibility state bit 1), which VMLAUNCH/VMRESUME fail on.
     /// </summary>
     internal bool BlockingByMovSs => _movSsCount + 1 == InstructionCount;
+
+    /// <summary>True if the current instruction exited to L1 instead of executing (VMX non-root operation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Intercepted(VmxIntercept what) => Vmx is { } vmx && vmx.InterceptInstruction(this, what);
 }

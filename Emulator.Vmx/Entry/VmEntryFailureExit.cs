@@ -7,12 +7,6 @@ namespace Emulator.Vmx;
 /// <summary>A VM entry that fails after the control and host-state checks (KVM's <c>vmentry_fail_vmexit</c>).</summary>
 internal sealed partial class VcpuVmx
 {
-    /// <summary>Bit 31 of the exit reason: "VM-entry failure" (SDM Vol. 3C §25.9.1 "Basic VM-Exit Information").</summary>
-    internal const uint ExitReasonFailedVmEntry = 0x8000_0000;
-
-    /// <summary>Basic exit reason 33, "VM-entry failure due to invalid guest state" (KVM's <c>EXIT_REASON_INVALID_STATE</c>).</summary>
-    internal const uint ExitReasonInvalidState = 33;
-
     /// <summary>The outcome of the last VM entry's checks, with the failed condition: for tests, the trace and the debugger.</summary>
     internal VmEntryCheckResult LastEntryCheck { get; private set; }
 
@@ -21,9 +15,10 @@ internal sealed partial class VcpuVmx
     /// the exit qualification go into vmcs12, nothing else of the exit-information fields changes, the VMCS stays
     /// "clear", and the host state is loaded as on a VM exit.
     /// </summary>
-    private void NestedVmxEntryFailure(Vcpu cpu, uint basicReason, VmEntryFailureCode qualification)
+    private void NestedVmxEntryFailure(Vcpu cpu, ushort basicReason, VmEntryFailureCode qualification)
     {
-        Vmcs12Layout.Write(_cachedVmcs12, VmcsField.VmExitReason, ExitReasonFailedVmEntry | basicReason);
+        ExitReason reason = ExitReason.EntryFailure(basicReason);
+        Vmcs12Layout.Write(_cachedVmcs12, VmcsField.VmExitReason, reason.Full);
         Vmcs12Layout.Write(_cachedVmcs12, VmcsField.ExitQualification, (ulong)qualification);
         LoadVmcs12HostState(cpu);
     }

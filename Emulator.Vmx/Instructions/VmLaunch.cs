@@ -63,12 +63,12 @@ internal sealed partial class VcpuVmx
     /// VM entry from "Check settings of VMX controls and host-state area" on (SDM Vol. 3C chapter "VM Entries"):
     /// the control and host-state checks, the guest-state checks, loading the guest state and MSRs, and running
     /// L2. Control failures are VMfailValid(7), host-state failures VMfailValid(8), guest-state failures a
-    /// VM-entry-failure exit to L1 (<see cref="NestedVmxEntryFailure"/>). Loading L2 is the next step of the VMX
-    /// core; until it lands an entry that passes every check still fails as VMfailValid(7).
+    /// VM-entry-failure exit to L1 (<see cref="NestedVmxEntryFailure"/>). A successful entry does not VMsucceed:
+    /// RFLAGS is L2's, and the CPU runs L2 from the guest RIP in VMX non-root operation (or from the handler of the
+    /// injected event). The VM-entry MSR-load list is not processed yet.
     /// </summary>
     internal void EnterGuest(Vcpu cpu, bool launch)
     {
-        _ = launch;
         var checks = new VmEntryChecks(_cachedVmcs12, Capabilities, cpu);
 
         // SDM Vol. 3C §27.2 "Checks on VMX Controls and Host-State Area".
@@ -90,12 +90,22 @@ internal sealed partial class VcpuVmx
         LastEntryCheck = checks.CheckGuestState();
         if (!LastEntryCheck.Passed)
         {
-            NestedVmxEntryFailure(cpu, ExitReasonInvalidState, LastEntryCheck.Qualification);
+            NestedVmxEntryFailure(cpu, ExitReason.InvalidState, LastEntryCheck.Qualification);
             return;
         }
 
-        // Every check passed. Loading the guest state and running L2 is the next step of the VMX core; until it
-        // lands such an entry still fails as VMfailValid(7).
-        VmFailValid(cpu, VmInstructionError.EntryInvalidControlField);
+        // SDM Vol. 3C §27.3.2 "Loading Guest State" and §27.3.3/§27.3.4 (non-register state, TLB).
+        LoadVmcs12GuestState(cpu);
+
+        // SDM "VMLAUNCH/VMRESUME", Operation: "IF VMLAUNCH THEN launch state of VMCS ← "launched"".
+        if (launch)
+        {
+            VmcsFieldAccessor.Write(_cachedVmcs12, Vmcs12Layout.LaunchStateOffset, VmcsFieldWidth.U32, LaunchStateLaunched);
+        }
+
+        GuestMode = true;
+
+        // SDM Vol. 3C §27.6 "Event Injection", in VMX non-root operation (a fault while delivering it is L2's).
+        InjectPendingEvent(cpu);
     }
 }

@@ -23,7 +23,8 @@ internal sealed partial class VcpuVmx
 
         if (GuestMode)
         {
-            NestedVmExitOnInstruction();
+            NestedVmExitOnInstruction(cpu);
+            return;
         }
 
         if (s.V86 || IsCompatibilityMode(in s))

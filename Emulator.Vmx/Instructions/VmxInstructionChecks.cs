@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Emulator.Cpu;
 using Emulator.Cpu.State;
@@ -35,7 +34,7 @@ internal sealed partial class VcpuVmx
 
         if (GuestMode)
         {
-            return NestedVmExitOnInstruction();
+            return NestedVmExitOnInstruction(cpu);
         }
 
         if (s.Cpl > 0)
@@ -50,13 +49,16 @@ internal sealed partial class VcpuVmx
 
     /// <summary>
     /// VMX non-root operation: the VMX instructions exit unconditionally (SDM Vol. 3C §26.1.2 "Instructions That
-    /// Cause VM Exits Unconditionally"). This is where the exit to L1 goes once VM entry exists; until then no
-    /// vCPU is ever in non-root operation.
+    /// Cause VM Exits Unconditionally"), with the instruction length. VMX_INSTRUCTION_INFO and the displacement in
+    /// the exit qualification (§28.2.5 "Information for VM Exits Due to Instruction Execution") are 0 for now.
+    /// Returns false: the instruction is over.
     /// </summary>
-    [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool NestedVmExitOnInstruction()
-        => throw new InvalidOperationException("VMX non-root operation cannot be reached before VM entry exists.");
+    private bool NestedVmExitOnInstruction(Vcpu cpu)
+    {
+        NestedVmExit(cpu, ExitReasonOf(_currentInstruction), 0, (uint)cpu.InstrLen);
+        return false;
+    }
 
     /// <summary>VMsucceed: CF, PF, AF, ZF, SF, OF := 0.</summary>
     private static void VmSucceed(Vcpu cpu) => cpu.State.SetArith(ArithmeticFlags, 0);

@@ -32,7 +32,8 @@ internal sealed partial class VcpuVmx
             // ELSE VMfail("VMXON executed in VMX root operation")".
             if (GuestMode)
             {
-                NestedVmExitOnInstruction();
+                NestedVmExitOnInstruction(cpu);
+                return;
             }
 
             if (s.Cpl > 0)

@@ -361,11 +361,21 @@ internal sealed class VmEntryChecksTests
     }
 
     [Test]
-    public void Vmlaunch_ValidVmcs12_PassesChecksThenVmFailValid7()
+    public void Vmlaunch_ValidVmcs12_PassesChecksThenEntersGuest()
     {
         using VmxTestBed bed = NewBed();
-        Assert.That(Vmlaunch(bed), Is.EqualTo(CpuState.FlagZf));
-        Assert.That(bed.Error, Is.EqualTo(7UL), "loading L2 is the next step");
+        Assert.That(Vmlaunch(bed), Is.EqualTo(0UL), "RFLAGS is the guest's (2), not a VMfail");
+        Assert.That(bed.Vmx.GuestMode, Is.True);
+        Assert.That(bed.H.Cpu.State.Rip, Is.EqualTo(R(bed.Vmx, F.GuestRip)));
+        Assert.That(bed.H.Cpu.State.Gpr[4], Is.EqualTo(R(bed.Vmx, F.GuestRsp)));
+        Assert.That(bed.H.Cpu.State.GetRflags(), Is.EqualTo(2UL));
+        Assert.That(bed.H.Cpu.State.Seg[(int)SegReg.Cs].Attr, Is.EqualTo(CodeAr64));
+        Assert.That(bed.H.Cpu.State.Seg[(int)SegReg.Ldtr].Attr & Unusable, Is.Not.Zero);
+        Assert.That(bed.H.Cpu.State.Seg[(int)SegReg.Tr].Base, Is.EqualTo(0x9000UL));
+        Assert.That(bed.H.Cpu.State.Gdtr.Base, Is.EqualTo(0xA000UL));
+        Assert.That(bed.H.Cpu.State.Idtr.Limit, Is.EqualTo(0xFFFu));
+        Assert.That(bed.H.Cpu.State.Cpl, Is.Zero);
+        Assert.That(bed.Vmx.CachedVmcs12[Vmcs12Layout.LaunchStateOffset], Is.EqualTo((byte)1), "VMLAUNCH marks it launched");
         Assert.That(bed.Vmx.LastEntryCheck.Passed, Is.True, bed.Vmx.LastEntryCheck.ToString());
     }
 

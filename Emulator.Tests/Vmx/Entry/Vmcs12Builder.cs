@@ -45,55 +45,58 @@ internal static class Vmcs12Builder
 
     public static ulong R(VcpuVmx vmx, VmcsField field) => Vmcs12Layout.Read(vmx.CachedVmcs12, field);
 
-    public static void Fill(VcpuVmx vmx)
-    {
-        W(vmx, VmcsField.PinBasedVmExecControl, PinCtl);
-        W(vmx, VmcsField.CpuBasedVmExecControl, ProcCtl);
-        W(vmx, VmcsField.VmExitControls, ExitCtl);
-        W(vmx, VmcsField.VmEntryControls, EntryCtl);
+    public static void Fill(VcpuVmx vmx) => Fill((f, v) => W(vmx, f, v));
 
-        W(vmx, VmcsField.HostCr0, Cr0);
-        W(vmx, VmcsField.HostCr3, CpuHarness.PageTables);
-        W(vmx, VmcsField.HostCr4, Cr4);
-        W(vmx, VmcsField.HostCsSelector, 0x08);
+    /// <summary>The same vmcs12 as a list of field writes, for L1 code that VMWRITEs it.</summary>
+    public static void Fill(Action<VmcsField, ulong> w)
+    {
+        w(VmcsField.PinBasedVmExecControl, PinCtl);
+        w(VmcsField.CpuBasedVmExecControl, ProcCtl);
+        w(VmcsField.VmExitControls, ExitCtl);
+        w(VmcsField.VmEntryControls, EntryCtl);
+
+        w(VmcsField.HostCr0, Cr0);
+        w(VmcsField.HostCr3, CpuHarness.PageTables);
+        w(VmcsField.HostCr4, Cr4);
+        w(VmcsField.HostCsSelector, 0x08);
         foreach (VmcsField f in (ReadOnlySpan<VmcsField>)[VmcsField.HostSsSelector, VmcsField.HostDsSelector,
             VmcsField.HostEsSelector, VmcsField.HostFsSelector, VmcsField.HostGsSelector])
         {
-            W(vmx, f, 0x10);
+            w(f, 0x10);
         }
 
-        W(vmx, VmcsField.HostTrSelector, 0x18);
-        W(vmx, VmcsField.HostFsBase, HostFsBase);
-        W(vmx, VmcsField.HostGsBase, HostGsBase);
-        W(vmx, VmcsField.HostTrBase, HostTrBase);
-        W(vmx, VmcsField.HostGdtrBase, HostGdtrBase);
-        W(vmx, VmcsField.HostIdtrBase, HostIdtrBase);
-        W(vmx, VmcsField.HostRip, HostRip);
-        W(vmx, VmcsField.HostRsp, HostRsp);
+        w(VmcsField.HostTrSelector, 0x18);
+        w(VmcsField.HostFsBase, HostFsBase);
+        w(VmcsField.HostGsBase, HostGsBase);
+        w(VmcsField.HostTrBase, HostTrBase);
+        w(VmcsField.HostGdtrBase, HostGdtrBase);
+        w(VmcsField.HostIdtrBase, HostIdtrBase);
+        w(VmcsField.HostRip, HostRip);
+        w(VmcsField.HostRsp, HostRsp);
 
-        W(vmx, VmcsField.GuestCr0, Cr0);
-        W(vmx, VmcsField.GuestCr3, CpuHarness.PageTables);
-        W(vmx, VmcsField.GuestCr4, Cr4);
-        W(vmx, VmcsField.GuestDr7, 0x400);
-        W(vmx, VmcsField.GuestRflags, 2);
-        W(vmx, VmcsField.GuestRip, 0x40_0000);
-        W(vmx, VmcsField.GuestRsp, 0x50_0000);
+        w(VmcsField.GuestCr0, Cr0);
+        w(VmcsField.GuestCr3, CpuHarness.PageTables);
+        w(VmcsField.GuestCr4, Cr4);
+        w(VmcsField.GuestDr7, 0x400);
+        w(VmcsField.GuestRflags, 2);
+        w(VmcsField.GuestRip, 0x40_0000);
+        w(VmcsField.GuestRsp, 0x50_0000);
         for (int i = 0; i < 6; i++)
         {
-            W(vmx, (VmcsField)((int)VmcsField.GuestEsSelector + (2 * i)), i == 1 ? 0x08UL : 0x10UL);
-            W(vmx, (VmcsField)((int)VmcsField.GuestEsLimit + (2 * i)), 0xFFFF_FFFF);
-            W(vmx, (VmcsField)((int)VmcsField.GuestEsArBytes + (2 * i)), i == 1 ? CodeAr64 : DataAr);
+            w((VmcsField)((int)VmcsField.GuestEsSelector + (2 * i)), i == 1 ? 0x08UL : 0x10UL);
+            w((VmcsField)((int)VmcsField.GuestEsLimit + (2 * i)), 0xFFFF_FFFF);
+            w((VmcsField)((int)VmcsField.GuestEsArBytes + (2 * i)), i == 1 ? CodeAr64 : DataAr);
         }
 
-        W(vmx, VmcsField.GuestLdtrArBytes, Unusable);
-        W(vmx, VmcsField.GuestTrSelector, 0x18);
-        W(vmx, VmcsField.GuestTrBase, 0x9000);
-        W(vmx, VmcsField.GuestTrLimit, 0x67);
-        W(vmx, VmcsField.GuestTrArBytes, TrAr);
-        W(vmx, VmcsField.GuestGdtrBase, 0xA000);
-        W(vmx, VmcsField.GuestGdtrLimit, 0x27);
-        W(vmx, VmcsField.GuestIdtrBase, 0xB000);
-        W(vmx, VmcsField.GuestIdtrLimit, 0xFFF);
-        W(vmx, VmcsField.VmcsLinkPointer, VcpuVmx.InvalidGpa);
+        w(VmcsField.GuestLdtrArBytes, Unusable);
+        w(VmcsField.GuestTrSelector, 0x18);
+        w(VmcsField.GuestTrBase, 0x9000);
+        w(VmcsField.GuestTrLimit, 0x67);
+        w(VmcsField.GuestTrArBytes, TrAr);
+        w(VmcsField.GuestGdtrBase, 0xA000);
+        w(VmcsField.GuestGdtrLimit, 0x27);
+        w(VmcsField.GuestIdtrBase, 0xB000);
+        w(VmcsField.GuestIdtrLimit, 0xFFF);
+        w(VmcsField.VmcsLinkPointer, VcpuVmx.InvalidGpa);
     }
 }

@@ -62,7 +62,7 @@ internal sealed class VmLaunchTests
         using var bed = new VmxTestBed(vmxon: true);
         bed.Vmptrld(VmxTestBed.Vmcs1);
         Assert.That(bed.Exec(a => a.vmlaunch()), Is.EqualTo(CpuState.FlagZf));
-        Assert.That(bed.Error, Is.EqualTo(7UL), "EnterGuest: VM entry is the next step");
+        Assert.That(bed.Error, Is.EqualTo(7UL), "EnterGuest: an empty VMCS fails the control checks");
     }
 
     [Test]

@@ -18,7 +18,6 @@ public sealed unsafe partial class Vcpu
     private DecodedPage? _fetchPage;
     private ulong _fetchLinearPage = ulong.MaxValue;
     private uint _fetchGeneration;
-    private int _fetchBits;
     private DecodedInsn _uncached;
 
     /// <summary>Bumped on every TLB flush and mode change; the fetch fast path re-validates on change.</summary>
@@ -117,7 +116,6 @@ public sealed unsafe partial class Vcpu
             _fetchPage = withinLimit ? page : null;
             _fetchLinearPage = lin >> 12;
             _fetchGeneration = TlbGeneration;
-            _fetchBits = bits;
             int idx = page.Index[offset];
             if (idx != 0)
             {

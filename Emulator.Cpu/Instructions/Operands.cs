@@ -230,15 +230,4 @@ public sealed unsafe partial class Vcpu
     /// <summary>Reads the stack at <paramref name="offset"/> bytes above RSP without popping.</summary>
     internal bool PeekStack(ulong offset, int size, out ulong value) =>
         ReadMem((int)SegReg.Ss, (State.Gpr[4] + offset) & StackMask, size, out value);
-
-    /// <summary>Sets RIP for a near branch, truncated to the operand size (SDM "JMP": EIP/IP wrap).</summary>
-    internal void BranchTo(ulong target, int opSize)
-    {
-        NextRip = opSize switch
-        {
-            2 => target & 0xFFFF,
-            4 => target & 0xFFFF_FFFF,
-            _ => target,
-        };
-    }
 }

@@ -80,7 +80,7 @@ internal static unsafe partial class Handlers
     private static void RegisterBasic(HandlerFn[] t)
     {
         Set(t, &Nop, Code.Nopw, Code.Nopd, Code.Nopq, Code.Nop_rm16, Code.Nop_rm32, Code.Nop_rm64,
-            Code.Pause, Code.Lfence, Code.Mfence, Code.Sfence,
+            Code.Lfence, Code.Mfence, Code.Sfence,
             Code.Lfence_E9, Code.Lfence_EA, Code.Lfence_EB, Code.Lfence_EC, Code.Lfence_ED, Code.Lfence_EE, Code.Lfence_EF,
             Code.Mfence_F1, Code.Mfence_F2, Code.Mfence_F3, Code.Mfence_F4, Code.Mfence_F5, Code.Mfence_F6, Code.Mfence_F7,
             Code.Sfence_F9, Code.Sfence_FA, Code.Sfence_FB, Code.Sfence_FC, Code.Sfence_FD, Code.Sfence_FE, Code.Sfence_FF,

@@ -78,12 +78,32 @@ internal static unsafe partial class Handlers
         _ => 4,
     };
 
+    /// <summary>
+    /// In VMX non-root operation, after the IOPL / I/O-permission checks that have priority (SDM Vol. 3C §26.1.1):
+    /// does the access exit? The qualification is SDM Vol. 3C §28.2.1 table "Exit Qualification for I/O
+    /// Instructions": bits 2:0 size − 1, bit 3 IN, bit 4 string, bit 5 REP, bit 6 immediate operand, bits 31:16 port.
+    /// </summary>
+    private static bool IoExits(Vcpu cpu, in Instruction i, ushort port, int size, bool input, bool str)
+    {
+        if (cpu.Vmx is null)
+        {
+            return false;
+        }
+
+        ulong q = (uint)(size - 1) | ((ulong)port << 16);
+        q |= input ? 1UL << 3 : 0;
+        q |= str ? 1UL << 4 : 0;
+        q |= str && (i.HasRepPrefix || i.HasRepnePrefix) ? 1UL << 5 : 0;
+        q |= !str && (input ? i.Op1Kind : i.Op0Kind) == OpKind.Immediate8 ? 1UL << 6 : 0;
+        return cpu.Intercepted(VmxIntercept.Io, q);
+    }
+
     /// <summary>SDM Vol. 2A "IN—Input From Port".</summary>
     private static void In_port(Vcpu cpu, in Instruction i)
     {
         int size = IoSize(i.Code);
         ushort port = i.Op1Kind == OpKind.Register ? (ushort)cpu.State.Gpr[2] : i.Immediate8;
-        if (!IoAllowed(cpu, port, size))
+        if (!IoAllowed(cpu, port, size) || IoExits(cpu, in i, port, size, input: true, str: false))
         {
             return;
         }
@@ -100,7 +120,7 @@ internal static unsafe partial class Handlers
     {
         int size = IoSize(i.Code);
         ushort port = i.Op0Kind == OpKind.Register ? (ushort)cpu.State.Gpr[2] : i.Immediate8;
-        if (!IoAllowed(cpu, port, size))
+        if (!IoAllowed(cpu, port, size) || IoExits(cpu, in i, port, size, input: false, str: false))
         {
             return;
         }
@@ -137,7 +157,7 @@ internal static unsafe partial class Handlers
         ref CpuState s = ref cpu.State;
         int size = IoSize(i.Code);
         ushort port = (ushort)s.Gpr[2];
-        if (!IoAllowed(cpu, port, size))
+        if (!IoAllowed(cpu, port, size) || IoExits(cpu, in i, port, size, input: true, str: true))
         {
             return;
         }
@@ -193,7 +213,7 @@ internal static unsafe partial class Handlers
         ref CpuState s = ref cpu.State;
         int size = IoSize(i.Code);
         ushort port = (ushort)s.Gpr[2];
-        if (!IoAllowed(cpu, port, size))
+        if (!IoAllowed(cpu, port, size) || IoExits(cpu, in i, port, size, input: false, str: true))
         {
             return;
         }

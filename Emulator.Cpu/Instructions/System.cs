@@ -42,6 +42,7 @@ internal static unsafe partial class Handlers
         Set(t, &Rdtscp, Code.Rdtscp);
         Set(t, &Rdpid, Code.Rdpid_r32, Code.Rdpid_r64);
         Set(t, &Rdpmc, Code.Rdpmc);
+        Set(t, &Pause, Code.Pause);
         Set(t, &Cpuid, Code.Cpuid);
         Set(t, &Syscall, Code.Syscall);
         Set(t, &Sysret, Code.Sysretd, Code.Sysretq);
@@ -330,11 +331,18 @@ internal static unsafe partial class Handlers
             cpu.RaiseUd();
             return;
         }
-        if (!RequireCpl0(cpu))
+        if (!RequireCpl0(cpu) || CrExits(cpu, n, 0, Vcpu.GprIndex(i.Op1Register)))
         {
             return;
         }
         ulong v = cpu.ReadGpr(i.Op1Register);
+        ref CpuState cs = ref cpu.State;
+        v = n switch
+        {
+            0 => (v & ~cpu.Cr0GuestHostMask) | (cs.Cr0 & cpu.Cr0GuestHostMask),
+            4 => (v & ~cpu.Cr4GuestHostMask) | (cs.Cr4 & cpu.Cr4GuestHostMask),
+            _ => v,
+        };
         bool ok = n switch
         {
             0 => cpu.WriteCr0(v),
@@ -347,6 +355,22 @@ internal static unsafe partial class Handlers
         {
             cpu.RaiseGp();
         }
+    }
+
+    /// <summary>
+    /// In VMX non-root operation: does this control-register access exit (SDM Vol. 3C §26.1.3)? CR2 accesses never do.
+    /// <paramref name="type"/> is the access type of the qualification (0 MOV to CR, 1 MOV from CR, 2 CLTS, 3 LMSW).
+    /// </summary>
+    private static bool CrExits(Vcpu cpu, int cr, int type, int gpr, bool lmswMemory = false, ulong lmswSource = 0)
+    {
+        if (cpu.Vmx is null || cr == 2)
+        {
+            return false;
+        }
+
+        ulong q = (uint)cr | ((uint)type << 4) | ((uint)gpr << 8) | ((lmswSource & 0xFFFF) << 16);
+        q |= lmswMemory ? 1UL << 6 : 0;
+        return cpu.Intercepted(VmxIntercept.CrAccess, q);
     }
 
     private static bool SetCr2(Vcpu cpu, ulong v)
@@ -363,17 +387,17 @@ internal static unsafe partial class Handlers
             cpu.RaiseUd();
             return;
         }
-        if (!RequireCpl0(cpu))
+        if (!RequireCpl0(cpu) || CrExits(cpu, n, 1, Vcpu.GprIndex(i.Op0Register)))
         {
             return;
         }
         ref CpuState s = ref cpu.State;
         ulong v = n switch
         {
-            0 => s.Cr0,
+            0 => cpu.GuestVisibleCr0,
             2 => s.Cr2,
             3 => s.Cr3,
-            4 => s.Cr4,
+            4 => (s.Cr4 & ~cpu.Cr4GuestHostMask) | (cpu.Cr4ReadShadow & cpu.Cr4GuestHostMask),
             _ => cpu.Tpr,
         };
         cpu.WriteGpr(i.Op0Register, v);
@@ -383,11 +407,15 @@ internal static unsafe partial class Handlers
 
     /// <summary>
     /// SDM Vol. 2A "MOV—Move to/from Debug Registers": CPL 0; DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD);
-    /// DR7.GD makes any access a #DB fault with DR6.BD set and GD cleared (§18.2.4).
+    /// DR7.GD makes any access a #DB fault with DR6.BD set and GD cleared (§18.2.4). In VMX non-root operation
+    /// "MOV-DR exiting" exits after the #UD and CPL checks and before the general-detect #DB (SDM Vol. 3C §26.1.1
+    /// "Relative Priority of Faults and VM Exits"), with the qualification of SDM Vol. 3C §28.2.1 table "Exit
+    /// Qualification for MOV DR" (bits 2:0 DR as encoded, bit 4 MOV from DR, bits 11:8 GPR). False also when it exited.
     /// </summary>
-    private static bool DebugRegisterIndex(Vcpu cpu, Register r, out int n)
+    private static bool DebugRegisterIndex(Vcpu cpu, Register r, out int n, bool fromDr, Register gpr)
     {
         n = r - Register.DR0;
+        int encoded = n;
         ref CpuState s = ref cpu.State;
         if (!RequireCpl0(cpu))
         {
@@ -405,6 +433,11 @@ internal static unsafe partial class Handlers
         {
             return cpu.RaiseUd();
         }
+        if (cpu.Vmx is not null
+            && cpu.Intercepted(VmxIntercept.MovDr, (uint)encoded | (fromDr ? 1UL << 4 : 0) | ((ulong)Vcpu.GprIndex(gpr) << 8)))
+        {
+            return false;
+        }
         if ((s.Dr[7] & Vcpu.Dr7Gd) != 0)
         {
             s.Dr[6] = (s.Dr[6] & ~0xFUL) | Vcpu.Dr6Bd;
@@ -416,7 +449,7 @@ internal static unsafe partial class Handlers
 
     private static void Mov_dr_r(Vcpu cpu, in Instruction i)
     {
-        if (!DebugRegisterIndex(cpu, i.Op0Register, out int n))
+        if (!DebugRegisterIndex(cpu, i.Op0Register, out int n, fromDr: false, i.Op1Register))
         {
             return;
         }
@@ -453,7 +486,7 @@ internal static unsafe partial class Handlers
 
     private static void Mov_r_dr(Vcpu cpu, in Instruction i)
     {
-        if (DebugRegisterIndex(cpu, i.Op1Register, out int n))
+        if (DebugRegisterIndex(cpu, i.Op1Register, out int n, fromDr: true, i.Op0Register))
         {
             cpu.WriteGpr(i.Op0Register, cpu.State.Dr[n]);
         }
@@ -464,21 +497,24 @@ internal static unsafe partial class Handlers
     /// <summary>SDM Vol. 2A "CLTS—Clear Task-Switched Flag in CR0".</summary>
     private static void Clts(Vcpu cpu, in Instruction i)
     {
-        if (RequireCpl0(cpu))
+        if (RequireCpl0(cpu) && !CrExits(cpu, 0, 2, 0))
         {
-            cpu.State.Cr0 &= ~CpuState.Cr0Ts;
+            // A TS owned by L1 (set in the CR0 guest/host mask) is left as it is.
+            cpu.State.Cr0 &= ~(CpuState.Cr0Ts & ~cpu.Cr0GuestHostMask);
         }
     }
 
     /// <summary>SDM Vol. 2A "LMSW—Load Machine Status Word": loads PE MP EM TS; PE can be set but not cleared.</summary>
     private static void Lmsw(Vcpu cpu, in Instruction i)
     {
-        if (!RequireCpl0(cpu) || !cpu.ReadOp(in i, 0, 2, out ulong v))
+        if (!RequireCpl0(cpu) || !cpu.ReadOp(in i, 0, 2, out ulong v)
+            || CrExits(cpu, 0, 3, 0, i.Op0Kind != OpKind.Register, v))
         {
             return;
         }
         ref CpuState s = ref cpu.State;
-        s.Cr0 = (s.Cr0 & ~0xEUL) | (v & 0xF) | (s.Cr0 & CpuState.Cr0Pe);
+        ulong cr0 = (s.Cr0 & ~0xEUL) | (v & 0xF) | (s.Cr0 & CpuState.Cr0Pe);
+        s.Cr0 = (cr0 & ~cpu.Cr0GuestHostMask) | (s.Cr0 & cpu.Cr0GuestHostMask);
         cpu.InvalidateFetch();
     }
 
@@ -489,7 +525,7 @@ internal static unsafe partial class Handlers
         {
             return;
         }
-        ulong cr0 = cpu.State.Cr0;
+        ulong cr0 = cpu.GuestVisibleCr0;
         if (i.Op0Kind == OpKind.Register)
         {
             cpu.WriteGpr(i.Op0Register, cr0);
@@ -527,6 +563,10 @@ internal static unsafe partial class Handlers
         else
         {
             linear = (uint)(s.Seg[seg].Base + ea);
+        }
+        if (cpu.Intercepted(VmxIntercept.Invlpg, linear))
+        {
+            return;
         }
         cpu.FlushTlbPage(linear, cpu.CurrentPcid, includeGlobal: true);
     }
@@ -584,8 +624,17 @@ internal static unsafe partial class Handlers
         cpu.InvalidateFetch();
     }
 
-    /// <summary>INVD, WBINVD, WBNOINVD: CPL 0, nothing to do for a coherent cache model.</summary>
-    private static void PrivilegedNop(Vcpu cpu, in Instruction i) => RequireCpl0(cpu);
+    /// <summary>
+    /// INVD, WBINVD, WBNOINVD: CPL 0, nothing to do for a coherent cache model. In VMX non-root operation INVD
+    /// exits unconditionally and WBINVD/WBNOINVD per "WBINVD exiting" (SDM Vol. 3C §26.1.2, §26.1.3).
+    /// </summary>
+    private static void PrivilegedNop(Vcpu cpu, in Instruction i)
+    {
+        if (RequireCpl0(cpu))
+        {
+            cpu.Intercepted(i.Code == Code.Invd ? VmxIntercept.Invd : VmxIntercept.Wbinvd);
+        }
+    }
 
     /// <summary>CLFLUSH, CLFLUSHOPT, CLWB: fault like a byte read of the line's address, otherwise no effect.</summary>
     private static void CacheLineFlush(Vcpu cpu, in Instruction i) =>
@@ -692,7 +741,7 @@ internal static unsafe partial class Handlers
 
     private static void Rdtsc(Vcpu cpu, in Instruction i)
     {
-        if (TscAllowed(cpu))
+        if (TscAllowed(cpu) && !cpu.Intercepted(VmxIntercept.Rdtsc))
         {
             ulong tsc = cpu.ReadTsc();
             cpu.State.Gpr[0] = (uint)tsc;
@@ -702,7 +751,7 @@ internal static unsafe partial class Handlers
 
     private static void Rdtscp(Vcpu cpu, in Instruction i)
     {
-        if (TscAllowed(cpu))
+        if (TscAllowed(cpu) && !cpu.Intercepted(VmxIntercept.Rdtscp))
         {
             ulong tsc = cpu.ReadTsc();
             cpu.State.Gpr[0] = (uint)tsc;
@@ -714,8 +763,24 @@ internal static unsafe partial class Handlers
     /// <summary>SDM Vol. 2B "RDPID—Read Processor ID": IA32_TSC_AUX, any privilege.</summary>
     private static void Rdpid(Vcpu cpu, in Instruction i) => cpu.WriteGpr(i.Op0Register, cpu.State.TscAux);
 
-    /// <summary>No performance counters are offered (CPUID.0AH reports version 0): every counter index is #GP(0).</summary>
-    private static void Rdpmc(Vcpu cpu, in Instruction i) => cpu.RaiseGp();
+    /// <summary>
+    /// No performance counters are offered (CPUID.0AH reports version 0): every counter index is #GP(0). The
+    /// CPL/CR4.PCE #GP has priority over the VM exit "RDPMC exiting" asks for (SDM Vol. 3C §26.1.1).
+    /// </summary>
+    private static void Rdpmc(Vcpu cpu, in Instruction i)
+    {
+        ref CpuState s = ref cpu.State;
+        bool privileged = (s.Cr4 & CpuState.Cr4Pce) != 0 || !s.ProtectedMode || (s.Cpl == 0 && !s.V86);
+        if (privileged && cpu.Intercepted(VmxIntercept.Rdpmc))
+        {
+            return;
+        }
+
+        cpu.RaiseGp();
+    }
+
+    /// <summary>SDM Vol. 2B "PAUSE": a hint, no effect; in VMX non-root operation it exits per "PAUSE exiting" (any CPL).</summary>
+    private static void Pause(Vcpu cpu, in Instruction i) => cpu.Intercepted(VmxIntercept.Pause);
 
     private static void Cpuid(Vcpu cpu, in Instruction i)
     {

@@ -63,6 +63,11 @@ public sealed partial class Vcpu
         FaultPending = false;
         Halted = false;
         CancelDebugTraps();
+        if (Vmx is { } vmx && kind is EventKind.Exception or EventKind.SoftwareException or EventKind.PrivilegedSoftware
+            && ExceptionExits(vmx, vector, kind, hasError, error))
+        {
+            return;
+        }
 
         bool software = kind is EventKind.Software or EventKind.SoftwareException or EventKind.PrivilegedSoftware;
         ulong returnRip = software ? NextRip : State.Rip;
@@ -123,9 +128,41 @@ public sealed partial class Vcpu
         TripleFault(vector, error, current, current, currentError);
     }
 
+    /// <summary>
+    /// The seam's question before delivering an exception: does it exit to L1 (exception bitmap)? A #PF that exits
+    /// leaves CR2 as it was; the faulting address becomes the exit qualification.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ExceptionExits(IVirtualizationExtension vmx, int vector, EventKind kind, bool hasError, uint error)
+    {
+        ExceptionSource source = kind switch
+        {
+            EventKind.SoftwareException => ExceptionSource.Software,
+            EventKind.PrivilegedSoftware => ExceptionSource.PrivilegedSoftware,
+            _ => ExceptionSource.Hardware,
+        };
+        ulong qualification = vector == Vectors.PF && kind == EventKind.Exception ? State.Cr2 : 0;
+        if (!vmx.InterceptException(this, vector, source, hasError, error, qualification))
+        {
+            return false;
+        }
+
+        if (vector == Vectors.PF && kind == EventKind.Exception)
+        {
+            State.Cr2 = Cr2BeforePageFault;
+        }
+
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void TripleFault(int original, uint originalError, int delivering, int fault, uint faultError)
     {
+        if (Vmx is { } vmx && vmx.InterceptTripleFault(this))
+        {
+            return;
+        }
+
         RequestStop(StopReason.TripleFault,
             $"triple fault: exception {fault} (error 0x{faultError:X}) while delivering vector {delivering}; "
             + $"original event vector {original} (error 0x{originalError:X}) at RIP 0x{State.Rip:X} "

@@ -285,8 +285,12 @@ public sealed unsafe partial class Vcpu
         }
     }
 
+    /// <summary>CR2 before the last #PF wrote it: a #PF that causes a VM exit leaves CR2 unchanged (SDM Vol. 3C §28.1 "Architectural State Before a VM Exit").</summary>
+    internal ulong Cr2BeforePageFault;
+
     private bool RaisePageFault(ulong linear, uint error)
     {
+        Cr2BeforePageFault = State.Cr2;
         State.Cr2 = linear;
         return Raise(Vectors.PF, error);
     }

@@ -33,6 +33,41 @@ public enum VmxIntercept : byte
     Hlt,
     Rdmsr,
     Wrmsr,
+    Rdtsc,
+    Rdtscp,
+
+    /// <summary>INVLPG: the qualification is the linear-address operand.</summary>
+    Invlpg,
+    Rdpmc,
+    Invd,
+    Wbinvd,
+    Pause,
+
+    /// <summary>IN, OUT, INS, OUTS: the qualification is SDM Vol. 3C §28.2.1 table "Exit Qualification for I/O Instructions".</summary>
+    Io,
+
+    /// <summary>
+    /// MOV to/from CR0, CR3, CR4, CR8, CLTS, LMSW: the qualification is SDM Vol. 3C §28.2.1 table "Exit
+    /// Qualification for Control-Register Accesses" (bits 3:0 CR, 5:4 access type, 6 LMSW memory operand, 11:8 GPR,
+    /// 31:16 LMSW source data).
+    /// </summary>
+    CrAccess,
+
+    /// <summary>MOV to/from DR0–DR7: the qualification is SDM Vol. 3C §28.2.1 table "Exit Qualification for MOV DR".</summary>
+    MovDr,
+}
+
+/// <summary>How an exception arose, as VMX interruption types distinguish it (SDM Vol. 3C §25.9.2 "Information for VM Exits Due to Vectored Events").</summary>
+public enum ExceptionSource : byte
+{
+    /// <summary>A fault or trap detected by the processor (type 3).</summary>
+    Hardware,
+
+    /// <summary>INT1 (ICEBP) (type 5).</summary>
+    PrivilegedSoftware,
+
+    /// <summary>INT3 or INTO (type 6).</summary>
+    Software,
 }
 
 /// <summary>
@@ -65,7 +100,17 @@ public interface IVirtualizationExtension
     /// instruction is over and the CPU is back in L1 (RIP through <c>NextRip</c>). False outside VMX non-root
     /// operation and when the controls let it run.
     /// </summary>
-    bool InterceptInstruction(Vcpu cpu, VmxIntercept what);
+    bool InterceptInstruction(Vcpu cpu, VmxIntercept what, ulong qualification);
+
+    /// <summary>
+    /// Does the exception about to be delivered cause a VM exit (the exception bitmap, SDM Vol. 3C §26.2 "Other
+    /// Causes of VM Exits")? True when it did exit: nothing was delivered and the CPU is back in L1.
+    /// <paramref name="qualification"/> is the faulting linear address for #PF (CR2 not yet written).
+    /// </summary>
+    bool InterceptException(Vcpu cpu, int vector, ExceptionSource source, bool hasError, uint error, ulong qualification);
+
+    /// <summary>A triple fault in VMX non-root operation is a VM exit (reason 2) instead of shutdown. True when it exited.</summary>
+    bool InterceptTripleFault(Vcpu cpu);
 }
 
 /// <summary>The virtualization extension of this vCPU and the CPU state it asks about.</summary>
@@ -80,7 +125,18 @@ public sealed partial class Vcpu
     /// </summary>
     internal bool BlockingByMovSs => _movSsCount + 1 == InstructionCount;
 
+    /// <summary>
+    /// CR0 and CR4 guest/host masks and read shadows in force (SDM Vol. 3C §25.6.6 "Guest/Host Masks and Read
+    /// Shadows for CR0 and CR4"): set by VM entry, zero outside VMX non-root operation. A MOV from CR0/CR4 or SMSW
+    /// reads a masked bit from the shadow; MOV to CR0/CR4, CLTS and LMSW that do not exit leave masked bits as they
+    /// are (SDM Vol. 3C §26.3 "Changes to Instruction Behavior in VMX Non-Root Operation").
+    /// </summary>
+    internal ulong Cr0GuestHostMask, Cr0ReadShadow, Cr4GuestHostMask, Cr4ReadShadow;
+
+    /// <summary>CR0 as software in VMX non-root operation sees it: masked bits from the read shadow.</summary>
+    internal ulong GuestVisibleCr0 => (State.Cr0 & ~Cr0GuestHostMask) | (Cr0ReadShadow & Cr0GuestHostMask);
+
     /// <summary>True if the current instruction exited to L1 instead of executing (VMX non-root operation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool Intercepted(VmxIntercept what) => Vmx is { } vmx && vmx.InterceptInstruction(this, what);
+    internal bool Intercepted(VmxIntercept what, ulong qualification = 0) => Vmx is { } vmx && vmx.InterceptInstruction(this, what, qualification);
 }

@@ -70,6 +70,16 @@ internal sealed partial class VcpuVmx
             cpu.NextRip = guestRip + Vmcs12Layout.Read(vmcs12, VmcsField.VmEntryInstructionLen);
         }
 
-        cpu.DeliverEvent(vector, kind, hasError, error);
+        // An injected event is delivered, never intercepted by the exception bitmap (SDM Vol. 3C §27.6.1
+        // "Vectored-Event Injection"); a fault while delivering it is L2's and may exit.
+        _injecting = true;
+        try
+        {
+            cpu.DeliverEvent(vector, kind, hasError, error);
+        }
+        finally
+        {
+            _injecting = false;
+        }
     }
 }

@@ -50,6 +50,7 @@ internal struct ExitReason : IEquatable<ExitReason>
     public const ushort Invept = 50;
     public const ushort Rdtscp = 51;
     public const ushort Invvpid = 53;
+    public const ushort Wbinvd = 54;
     public const ushort Vmfunc = 59;
 
     /// <summary>Bit 27: "VM exit from enclave mode".</summary>

@@ -24,7 +24,8 @@ internal sealed partial class VcpuVmx
     /// it. IDT-vectoring information is 0 (no event delivery is ever in progress at an instruction exit yet); the
     /// VM-exit MSR-store and MSR-load lists are not processed yet.
     /// </summary>
-    internal void NestedVmExit(Vcpu cpu, ExitReason reason, ulong qualification, uint instructionLength = 0, uint instructionInfo = 0)
+    internal void NestedVmExit(Vcpu cpu, ExitReason reason, ulong qualification, uint instructionLength = 0, uint instructionInfo = 0,
+        uint interruptionInfo = 0, uint interruptionError = 0)
     {
         Span<byte> vmcs12 = _cachedVmcs12;
         SyncVmcs02ToVmcs12(cpu);
@@ -33,10 +34,15 @@ internal sealed partial class VcpuVmx
         Vmcs12Layout.Write(vmcs12, VmcsField.VmExitReason, reason.Full);
         Vmcs12Layout.Write(vmcs12, VmcsField.ExitQualification, qualification);
 
-        // §28.2.2 "Information for VM Exits Due to Vectored Events" (none: interruption information invalid),
+        // §28.2.2 "Information for VM Exits Due to Vectored Events" (exception-bitmap exits; otherwise invalid),
         // §28.2.3 "Information About NMI Unblocking Due to IRET", §28.2.4 "Information for VM Exits That Occur
         // During Event Delivery" (none yet), §28.2.5 "Information for VM Exits Due to Instruction Execution".
-        Vmcs12Layout.Write(vmcs12, VmcsField.VmExitIntrInfo, 0);
+        Vmcs12Layout.Write(vmcs12, VmcsField.VmExitIntrInfo, interruptionInfo);
+        if ((interruptionInfo & IntrInfoDeliverErrorCode) != 0)
+        {
+            Vmcs12Layout.Write(vmcs12, VmcsField.VmExitIntrErrorCode, interruptionError);
+        }
+
         Vmcs12Layout.Write(vmcs12, VmcsField.IdtVectoringInfoField, 0);
         Vmcs12Layout.Write(vmcs12, VmcsField.VmExitInstructionLen, instructionLength);
         Vmcs12Layout.Write(vmcs12, VmcsField.VmxInstructionInfo, instructionInfo);
@@ -49,11 +55,22 @@ internal sealed partial class VcpuVmx
         GuestMode = false;
         NestedVmExitCount++;
 
+        // L1's TSC offset again (SDM Vol. 3C §26.6.5 "Time-Stamp Counter Offset and Multiplier" applies to L2 only).
+        cpu.State.TscOffset = _l1TscOffset;
+        cpu.Cr0GuestHostMask = 0;
+        cpu.Cr0ReadShadow = 0;
+        cpu.Cr4GuestHostMask = 0;
+        cpu.Cr4ReadShadow = 0;
+
         // §28.5.5 "Updating Non-Register State": L1 resumes active with no STI/MOV SS blocking.
         cpu.Halted = false;
         cpu.InterruptShadow = false;
         cpu.ShadowArmed = false;
         LoadVmcs12HostState(cpu);
+
+        // An exit taken outside an instruction handler (an exception, a triple fault) is not committed by the
+        // interpreter: L1 starts at the host RIP now.
+        cpu.State.Rip = cpu.NextRip;
     }
 
     /// <summary>
@@ -133,50 +150,6 @@ internal sealed partial class VcpuVmx
         }
 
         return value;
-    }
-
-    /// <summary>
-    /// The CPU's question at an instruction that may exit (<see cref="IVirtualizationExtension.InterceptInstruction"/>):
-    /// SDM Vol. 3C §26.1.2 "Instructions That Cause VM Exits Unconditionally" (CPUID) and §26.1.3 "Instructions
-    /// That Cause VM Exits Conditionally" (HLT per "HLT exiting", RDMSR/WRMSR per "use MSR bitmaps").
-    /// </summary>
-    public bool InterceptInstruction(Vcpu cpu, VmxIntercept what)
-    {
-        if (!GuestMode)
-        {
-            return false;
-        }
-
-        ushort basic;
-        switch (what)
-        {
-            case VmxIntercept.Cpuid:
-                basic = ExitReason.Cpuid;
-                break;
-            case VmxIntercept.Hlt:
-                if ((Vmcs12Proc & CpuBasedControls.HltExiting) == 0)
-                {
-                    return false;
-                }
-
-                basic = ExitReason.Hlt;
-                break;
-            case VmxIntercept.Rdmsr:
-            case VmxIntercept.Wrmsr:
-                bool write = what == VmxIntercept.Wrmsr;
-                if (!MsrExits(cpu, (uint)cpu.State.Gpr[1], write))
-                {
-                    return false;
-                }
-
-                basic = write ? ExitReason.MsrWrite : ExitReason.MsrRead;
-                break;
-            default:
-                return false;
-        }
-
-        NestedVmExit(cpu, basic, 0, (uint)cpu.InstrLen);
-        return true;
     }
 
     private CpuBasedControls Vmcs12Proc => (CpuBasedControls)(uint)Vmcs12Layout.Read(_cachedVmcs12, VmcsField.CpuBasedVmExecControl);

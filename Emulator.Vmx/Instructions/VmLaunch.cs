@@ -105,6 +105,19 @@ internal sealed partial class VcpuVmx
 
         GuestMode = true;
 
+        // SDM Vol. 3C §25.6.6 "Guest/Host Masks and Read Shadows for CR0 and CR4" take effect in L2, and
+        // SDM Vol. 3C §26.6.5 "Time-Stamp Counter Offset and Multiplier": with "use TSC offsetting", L2's RDTSC,
+        // RDTSCP and RDMSR IA32_TIME_STAMP_COUNTER read L1's TSC plus TSC_OFFSET.
+        _l1TscOffset = cpu.State.TscOffset;
+        cpu.Cr0GuestHostMask = Vmcs12Layout.Read(_cachedVmcs12, VmcsField.Cr0GuestHostMask);
+        cpu.Cr0ReadShadow = Vmcs12Layout.Read(_cachedVmcs12, VmcsField.Cr0ReadShadow);
+        cpu.Cr4GuestHostMask = Vmcs12Layout.Read(_cachedVmcs12, VmcsField.Cr4GuestHostMask);
+        cpu.Cr4ReadShadow = Vmcs12Layout.Read(_cachedVmcs12, VmcsField.Cr4ReadShadow);
+        if ((Vmcs12Proc & CpuBasedControls.UseTscOffsetting) != 0)
+        {
+            cpu.State.TscOffset = _l1TscOffset + Vmcs12Layout.Read(_cachedVmcs12, VmcsField.TscOffset);
+        }
+
         // SDM Vol. 3C §27.6 "Event Injection", in VMX non-root operation (a fault while delivering it is L2's).
         InjectPendingEvent(cpu);
     }

@@ -319,6 +319,7 @@ public sealed class Machine : IDisposable
         Clock.SliceEndNs = start + sliceNs;
         bool anyRan = false;
         bool anyWakeable = false;
+        long aheadUntil = long.MaxValue;
         foreach (Vcpu cpu in Cpus)
         {
             // Idle vCPUs catch up to the round's start; time never moves backwards, so a vCPU that ran past a
@@ -330,6 +331,8 @@ public sealed class Machine : IDisposable
             long budget = Clock.Virtual ? cpu.InstructionCountAt(Clock.SliceEndNs) - cpu.InstructionCount : slice;
             if (budget <= 0)
             {
+                // Ahead of this round's end: runnable, it just waits for time to catch up.
+                aheadUntil = Math.Min(aheadUntil, cpu.LocalTimeNs);
                 continue;
             }
             Clock.Current = cpu;
@@ -367,15 +370,16 @@ public sealed class Machine : IDisposable
         }
         else
         {
-            // Every vCPU idles: jump to the next timer, or stop if nothing can ever wake one.
+            // Every vCPU idles or is ahead: jump to the next timer or to the earliest vCPU that is ahead,
+            // or stop if nothing can ever wake one.
             deadline = Clock.NextDeadline();
-            if (!anyWakeable || deadline == long.MaxValue)
+            if (aheadUntil == long.MaxValue && (!anyWakeable || deadline == long.MaxValue))
             {
                 return Stop(RunOutcome.HaltedForever, ExitHalted, DescribeIdle());
             }
             if (Clock.Virtual)
             {
-                end = Math.Max(start + 1, deadline);
+                end = Math.Max(start + 1, Math.Min(anyWakeable ? deadline : long.MaxValue, aheadUntil));
             }
             else
             {

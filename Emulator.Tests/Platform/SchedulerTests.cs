@@ -149,6 +149,41 @@ public class SchedulerTests
         Assert.That(r.Outcome, Is.EqualTo(RunOutcome.InstructionLimit), $"the BSP saw its TSC go backwards: {r.Message}");
     }
 
+    /// <summary>
+    /// An AP that programs a fast periodic PIT and parks in CLI/HLT keeps cutting rounds short, so the BSP is
+    /// often ahead of the round's end: it must still run to its exit, not be taken for halted.
+    /// </summary>
+    [Test]
+    public void Smp_OnlyRunnableVcpuAheadOfRound_IsNotTakenForHalted()
+    {
+        var bsp = new Assembler(16);
+        Label loop = bsp.CreateLabel();
+        bsp.mov(ecx, 300_000);
+        bsp.Label(ref loop);
+        bsp.dec(ecx);
+        bsp.jnz(loop);
+        bsp.mov(al, 0);
+        bsp.@out(0xF4, al);
+        var ap = new Assembler(16);
+        ap.mov(al, 0x34); // channel 0, lobyte/hibyte, mode 2
+        ap.@out(0x43, al);
+        ap.mov(al, 20);
+        ap.@out(0x40, al);
+        ap.mov(al, 0);
+        ap.@out(0x40, al);
+        ap.cli();
+        ap.hlt();
+
+        var options = new MachineOptions { SerialOutput = new MemoryStream(), FlatAddress = 0x7C00, MaxInstructions = 5_000_000, Smp = 2 };
+        using var m = new Machine(options);
+        m.LoadImage(Assemble(bsp, 0x7C00), "flat");
+        m.Memory.TryWriteBytes(0x9000, Assemble(ap, 0));
+        m.Cpus[1].DeliverSipi(9);
+        RunResult r = m.Run();
+        Assert.That(r.Outcome, Is.EqualTo(RunOutcome.GuestExit), r.Message);
+        Assert.That(r.ExitCode, Is.EqualTo(1));
+    }
+
     private static byte[] Assemble(Assembler a, ulong ip)
     {
         var w = new ByteWriter();

@@ -277,7 +277,12 @@ public sealed unsafe partial class Vcpu
         {
             InterruptShadow = false;
         }
-        if (!InterruptShadow)
+        if (Vmx is { } vmx && vmx.InterceptEvents(this))
+        {
+            // A VM exit took the event (or the window) instead of L2: L1 runs from its host RIP.
+            Attention = 1;
+        }
+        else if (!InterruptShadow)
         {
             if (NmiPending && !NmiBlocked)
             {
@@ -305,7 +310,7 @@ public sealed unsafe partial class Vcpu
         if (Halted)
         {
             Attention = 1;
-            if ((State.Rflags & CpuState.FlagIf) == 0 && !NmiPending)
+            if ((State.Rflags & CpuState.FlagIf) == 0 && !NmiPending && Vmx?.ExternalInterruptsExit(this) != true)
             {
                 StopMessage = "HLT with interrupts disabled";
                 return StopReason.HaltedForever;

@@ -94,6 +94,10 @@ public sealed partial class Vcpu
 
             // A fault while delivering: the memory helper or a check raised it as a value.
             FaultPending = false;
+            int deliveringVector = current;
+            EventKind deliveringKind = currentKind;
+            bool deliveringHasError = currentHasError;
+            uint deliveringError = currentError;
             int second = FaultVector;
             bool secondHasError = FaultHasError;
             uint secondError = FaultError;
@@ -124,6 +128,12 @@ public sealed partial class Vcpu
             currentKind = EventKind.Exception;
             // A fault while delivering points at the instruction that caused the event (INT n included).
             returnRip = State.Rip;
+            if (Vmx is { } nested
+                && VectoringExceptionExits(nested, deliveringVector, deliveringKind, deliveringHasError, deliveringError,
+                    current, currentHasError, currentError))
+            {
+                return;
+            }
         }
         TripleFault(vector, error, current, current, currentError);
     }
@@ -153,6 +163,38 @@ public sealed partial class Vcpu
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The event whose delivery through the IDT raised the exception being offered to the extension (for its
+    /// IDT-vectoring information, SDM Vol. 3C §28.2.4 "Information for VM Exits That Occur During Event Delivery"):
+    /// vector, or -1 outside such an offer.
+    /// </summary>
+    internal int VectoringVector = -1;
+    internal EventKind VectoringKind;
+    internal bool VectoringHasError;
+    internal uint VectoringError;
+
+    /// <summary>
+    /// The seam's question for an exception raised while delivering another event (after any #DF escalation):
+    /// does it exit to L1, with the event being delivered as the IDT-vectoring information?
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool VectoringExceptionExits(IVirtualizationExtension vmx, int delivering, EventKind deliveringKind, bool deliveringHasError,
+        uint deliveringError, int vector, bool hasError, uint error)
+    {
+        VectoringVector = delivering;
+        VectoringKind = deliveringKind;
+        VectoringHasError = deliveringHasError;
+        VectoringError = deliveringError;
+        try
+        {
+            return ExceptionExits(vmx, vector, EventKind.Exception, hasError, error);
+        }
+        finally
+        {
+            VectoringVector = -1;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

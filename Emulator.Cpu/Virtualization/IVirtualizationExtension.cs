@@ -111,6 +111,20 @@ public interface IVirtualizationExtension
 
     /// <summary>A triple fault in VMX non-root operation is a VM exit (reason 2) instead of shutdown. True when it exited.</summary>
     bool InterceptTripleFault(Vcpu cpu);
+
+    /// <summary>
+    /// At an instruction boundary where the CPU looks at pending events (its slow path): does a pending NMI or
+    /// external interrupt, or an open NMI or interrupt window, cause a VM exit (SDM Vol. 3C §26.2 "Other Causes of
+    /// VM Exits", "Interrupt-Window Exiting and Virtual-Interrupt Delivery", "NMI-Window Exiting")? True when it did exit: nothing was delivered to L2 and the
+    /// CPU is back in L1. False outside VMX non-root operation.
+    /// </summary>
+    bool InterceptEvents(Vcpu cpu);
+
+    /// <summary>
+    /// True in VMX non-root operation with "external-interrupt exiting": an external interrupt then exits whatever
+    /// RFLAGS.IF, so a HLT with IF = 0 still waits for one (SDM Vol. 3C §26.2 "Other Causes of VM Exits").
+    /// </summary>
+    bool ExternalInterruptsExit(Vcpu cpu);
 }
 
 /// <summary>The virtualization extension of this vCPU and the CPU state it asks about.</summary>

@@ -252,11 +252,12 @@ internal sealed partial class VcpuVmx
     /// bit 14 with the error-code mask and match (exit when (PFEC &amp; MASK) = MATCH and bit 14 is 1, or when they
     /// differ and bit 14 is 0). Exit information per §28.2.2 "Information for VM Exits Due to Vectored Events":
     /// interruption information (vector, type 3/5/6, error-code valid, valid), the error code, the instruction
-    /// length for software exceptions, and the qualification (the linear address for #PF).
+    /// length for software exceptions, and the qualification (the linear address for #PF). A fault raised while
+    /// delivering an event (the injected one included) is subject to the bitmap like any other.
     /// </summary>
     public bool InterceptException(Vcpu cpu, int vector, ExceptionSource source, bool hasError, uint error, ulong qualification)
     {
-        if (!GuestMode || _injecting || (uint)vector > 31)
+        if (!GuestMode || (_injecting && cpu.VectoringVector < 0) || (uint)vector > 31)
         {
             return false;
         }

@@ -21,8 +21,8 @@ internal sealed partial class VcpuVmx
     /// SDM Vol. 3C §28.2 "Recording VM-Exit Information and Updating VM-Entry Control Fields", §28.3 "Saving Guest
     /// State", §28.5 "Loading Host State". <paramref name="instructionLength"/> is for exits caused by an
     /// instruction (0 otherwise); <paramref name="instructionInfo"/> is VMX_INSTRUCTION_INFO where the SDM defines
-    /// it. IDT-vectoring information is 0 (no event delivery is ever in progress at an instruction exit yet); the
-    /// VM-exit MSR-store and MSR-load lists are not processed yet.
+    /// it. IDT-vectoring information is the event being delivered when an exception raised during its delivery
+    /// exits; the VM-exit MSR-store and MSR-load lists are not processed yet.
     /// </summary>
     internal void NestedVmExit(Vcpu cpu, ExitReason reason, ulong qualification, uint instructionLength = 0, uint instructionInfo = 0,
         uint interruptionInfo = 0, uint interruptionError = 0)
@@ -36,14 +36,33 @@ internal sealed partial class VcpuVmx
 
         // §28.2.2 "Information for VM Exits Due to Vectored Events" (exception-bitmap exits; otherwise invalid),
         // §28.2.3 "Information About NMI Unblocking Due to IRET", §28.2.4 "Information for VM Exits That Occur
-        // During Event Delivery" (none yet), §28.2.5 "Information for VM Exits Due to Instruction Execution".
+        // During Event Delivery" (the event whose delivery raised the exception that exits), §28.2.5 "Information
+        // for VM Exits Due to Instruction Execution".
         Vmcs12Layout.Write(vmcs12, VmcsField.VmExitIntrInfo, interruptionInfo);
         if ((interruptionInfo & IntrInfoDeliverErrorCode) != 0)
         {
             Vmcs12Layout.Write(vmcs12, VmcsField.VmExitIntrErrorCode, interruptionError);
         }
 
-        Vmcs12Layout.Write(vmcs12, VmcsField.IdtVectoringInfoField, 0);
+        uint vectoring = 0;
+        if (cpu.VectoringVector >= 0)
+        {
+            uint type = VectoringType(cpu.VectoringKind);
+            vectoring = (uint)cpu.VectoringVector | (type << 8) | (cpu.VectoringHasError ? IntrInfoDeliverErrorCode : 0) | IntrInfoValid;
+            if (cpu.VectoringHasError)
+            {
+                Vmcs12Layout.Write(vmcs12, VmcsField.IdtVectoringErrorCode, cpu.VectoringError);
+            }
+
+            // A software interrupt or exception was being delivered: the length of the instruction that raised it
+            // (or the VM-entry instruction length of an injected one), as for a VM exit that it caused.
+            if (type >= IntrTypeSoftInterrupt)
+            {
+                instructionLength = (uint)(cpu.NextRip - cpu.State.Rip);
+            }
+        }
+
+        Vmcs12Layout.Write(vmcs12, VmcsField.IdtVectoringInfoField, vectoring);
         Vmcs12Layout.Write(vmcs12, VmcsField.VmExitInstructionLen, instructionLength);
         Vmcs12Layout.Write(vmcs12, VmcsField.VmxInstructionInfo, instructionInfo);
 
@@ -140,6 +159,17 @@ internal sealed partial class VcpuVmx
         entry = s.LongModeActive ? entry | VmEntryControls.Ia32eMode : entry & ~VmEntryControls.Ia32eMode;
         Vmcs12Layout.Write(vmcs12, VmcsField.VmEntryControls, (uint)entry);
     }
+
+    /// <summary>The interruption type (SDM Vol. 3C §25.8.3) of an event the CPU was delivering.</summary>
+    private static uint VectoringType(EventKind kind) => kind switch
+    {
+        EventKind.External => IntrTypeExternal,
+        EventKind.Nmi => IntrTypeNmi,
+        EventKind.Software => IntrTypeSoftInterrupt,
+        EventKind.PrivilegedSoftware => IntrTypePrivilegedSoftException,
+        EventKind.SoftwareException => IntrTypeSoftException,
+        _ => IntrTypeHardException,
+    };
 
     private static uint GuestInterruptibility(Vcpu cpu)
     {

@@ -19,12 +19,9 @@ namespace Emulator.Tests.Vmx.Exits;
 [TestFixture]
 internal sealed class ConditionalExitTests
 {
-    private const ulong L2Code = 0x30_0000;
-    private const ulong FieldTable = 0x31_0000;
+    private const ulong L2Code = L1Launcher.L2Code;
     private const ulong IoBitmapA = 0x32_0000;
     private const ulong IoBitmapB = 0x32_1000;
-    private const ulong VmxonPtr = CpuHarness.DataAddress;
-    private const ulong VmcsPtr = CpuHarness.DataAddress + 8;
 
     /// <summary>Outside the harness's identity-mapped first GiB: not present.</summary>
     private const ulong Unmapped = 0x8000_0000;
@@ -41,72 +38,7 @@ internal sealed class ConditionalExitTests
     /// <summary>As <see cref="Run(Action{Assembler}, ValueTuple{F, ulong}[])"/>, with <paramref name="memory"/> writing guest memory first.</summary>
     private static VmxTestBed Run(Action<VmxTestBed>? memory, Action<Assembler> l2, params (F Field, ulong Value)[] fields)
     {
-        var bed = new VmxTestBed();
-        memory?.Invoke(bed);
-        var asm = new Assembler(64);
-        l2(asm);
-        var writer = new ByteWriter();
-        asm.Assemble(writer, L2Code);
-        bed.H.Memory.TryWriteBytes(L2Code, writer.Bytes.ToArray());
-
-        ulong at = FieldTable;
-        void Put(F field, ulong value)
-        {
-            bed.H.Memory.Write(at, 8, (ulong)field);
-            bed.H.Memory.Write(at + 8, 8, value);
-            at += 16;
-        }
-
-        Vmcs12Builder.Fill((field, value) =>
-        {
-            foreach ((F f, ulong v) in fields)
-            {
-                if (f == field)
-                {
-                    value = field == F.CpuBasedVmExecControl ? value | v : v;
-                }
-            }
-
-            Put(field, field == F.GuestRip ? L2Code : value);
-        });
-        foreach ((F f, ulong v) in fields)
-        {
-            if (f != F.CpuBasedVmExecControl)
-            {
-                Put(f, v);
-            }
-        }
-
-        bed.H.Memory.Write(at, 8, ulong.MaxValue);
-        bed.H.Memory.Write(VmxonPtr, 8, VmxTestBed.VmxonRegion);
-        bed.H.Memory.Write(VmcsPtr, 8, VmxTestBed.Vmcs1);
-        bed.H.Load(a =>
-        {
-            Label fill = a.CreateLabel();
-            Label filled = a.CreateLabel();
-            Label exit = a.CreateLabel();
-            a.mov(rax, VmxonPtr);
-            a.vmxon(__qword_ptr[rax]);
-            a.mov(rax, VmcsPtr);
-            a.vmclear(__qword_ptr[rax]);
-            a.vmptrld(__qword_ptr[rax]);
-            a.mov(rsi, FieldTable);
-            a.Label(ref fill);
-            a.mov(rcx, __qword_ptr[rsi]);
-            a.cmp(rcx, -1);
-            a.je(filled);
-            a.vmwrite(rcx, __qword_ptr[rsi + 8]);
-            a.add(rsi, 16);
-            a.jmp(fill);
-            a.Label(ref filled);
-            a.lea(rax, __[exit]);
-            a.mov(ecx, (uint)F.HostRip);
-            a.vmwrite(rcx, rax);
-            a.vmlaunch();
-            a.ud2();
-            a.Label(ref exit);
-            a.nop();
-        });
+        VmxTestBed bed = L1Launcher.Build(memory, l2, fields, orProcBasedControls: true);
         bed.H.Run();
         return bed;
     }
@@ -708,10 +640,4 @@ internal sealed class ConditionalExitTests
         Assert.That(allocated, Is.Zero);
     }
 
-    private sealed class ByteWriter : CodeWriter
-    {
-        public List<byte> Bytes { get; } = [];
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }

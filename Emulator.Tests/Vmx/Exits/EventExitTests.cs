@@ -18,10 +18,7 @@ namespace Emulator.Tests.Vmx.Exits;
 [TestFixture]
 internal sealed class EventExitTests
 {
-    private const ulong L2Code = 0x30_0000;
-    private const ulong FieldTable = 0x31_0000;
-    private const ulong VmxonPtr = CpuHarness.DataAddress;
-    private const ulong VmcsPtr = CpuHarness.DataAddress + 8;
+    private const ulong L2Code = L1Launcher.L2Code;
     private const uint Valid = 1u << 31;
     private const ulong IfSet = 0x202;
     private const int Vector = 0x40;
@@ -49,62 +46,8 @@ internal sealed class EventExitTests
     }
 
     /// <summary>Builds L1 and L2 as <see cref="Run"/> does, without running them.</summary>
-    private static VmxTestBed Build(Action<VmxTestBed>? setup, Action<Assembler> l2, params (F Field, ulong Value)[] fields)
-    {
-        var bed = new VmxTestBed();
-        setup?.Invoke(bed);
-        var asm = new Assembler(64);
-        l2(asm);
-        var writer = new ByteWriter();
-        asm.Assemble(writer, L2Code);
-        bed.H.Memory.TryWriteBytes(L2Code, writer.Bytes.ToArray());
-
-        ulong at = FieldTable;
-        void Put(F field, ulong value)
-        {
-            bed.H.Memory.Write(at, 8, (ulong)field);
-            bed.H.Memory.Write(at + 8, 8, value);
-            at += 16;
-        }
-
-        Vmcs12Builder.Fill((field, value) => Put(field, field == F.GuestRip ? L2Code : value));
-        foreach ((F f, ulong v) in fields)
-        {
-            Put(f, v);
-        }
-
-        bed.H.Memory.Write(at, 8, ulong.MaxValue);
-        bed.H.Memory.Write(VmxonPtr, 8, VmxTestBed.VmxonRegion);
-        bed.H.Memory.Write(VmcsPtr, 8, VmxTestBed.Vmcs1);
-        bed.H.Load(a =>
-        {
-            Label fill = a.CreateLabel();
-            Label filled = a.CreateLabel();
-            Label exit = a.CreateLabel();
-            a.mov(rax, VmxonPtr);
-            a.vmxon(__qword_ptr[rax]);
-            a.mov(rax, VmcsPtr);
-            a.vmclear(__qword_ptr[rax]);
-            a.vmptrld(__qword_ptr[rax]);
-            a.mov(rsi, FieldTable);
-            a.Label(ref fill);
-            a.mov(rcx, __qword_ptr[rsi]);
-            a.cmp(rcx, -1);
-            a.je(filled);
-            a.vmwrite(rcx, __qword_ptr[rsi + 8]);
-            a.add(rsi, 16);
-            a.jmp(fill);
-            a.Label(ref filled);
-            a.lea(rax, __[exit]);
-            a.mov(ecx, (uint)F.HostRip);
-            a.vmwrite(rcx, rax);
-            a.vmlaunch();
-            a.ud2();
-            a.Label(ref exit);
-            a.nop();
-        });
-        return bed;
-    }
+    private static VmxTestBed Build(Action<VmxTestBed>? setup, Action<Assembler> l2, params (F Field, ulong Value)[] fields) =>
+        L1Launcher.Build(setup, l2, fields, orProcBasedControls: false);
 
     private static ulong R(VmxTestBed bed, F field) => Vmcs12Layout.Read(bed.Vmx.CachedVmcs12, field);
 
@@ -397,10 +340,4 @@ internal sealed class EventExitTests
         Assert.That(R(bed, F.IdtVectoringInfoField), Is.Zero);
     }
 
-    private sealed class ByteWriter : CodeWriter
-    {
-        public List<byte> Bytes { get; } = [];
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }

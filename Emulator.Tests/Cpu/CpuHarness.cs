@@ -115,9 +115,7 @@ internal sealed class CpuHarness : IDisposable
     {
         var asm = new Assembler(Bitness);
         build(asm);
-        var writer = new CodeWriterImpl();
-        asm.Assemble(writer, StartRip);
-        byte[] code = writer.ToArray();
+        byte[] code = asm.ToBytes(StartRip);
         Memory.TryWriteBytes(CodeAddress, code);
         EndRip = StartRip + (ulong)code.Length;
         Cpu.State.Rip = StartRip;
@@ -176,13 +174,4 @@ internal sealed class CpuHarness : IDisposable
     public ulong Flags => Cpu.State.GetRflags();
 
     public void Dispose() => Memory.Dispose();
-
-    private sealed class CodeWriterImpl : CodeWriter
-    {
-        private readonly List<byte> _bytes = new();
-
-        public override void WriteByte(byte value) => _bytes.Add(value);
-
-        public byte[] ToArray() => _bytes.ToArray();
-    }
 }

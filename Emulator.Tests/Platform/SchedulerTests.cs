@@ -142,8 +142,8 @@ public class SchedulerTests
 
         var options = new MachineOptions { SerialOutput = new MemoryStream(), FlatAddress = 0x7C00, MaxInstructions = 3_000_000, Smp = 2 };
         using var m = new Machine(options);
-        m.LoadImage(Assemble(bsp, 0x7C00), "flat");
-        m.Memory.TryWriteBytes(0x9000, Assemble(ap, 0));
+        m.LoadImage(bsp.ToBytes(0x7C00), "flat");
+        m.Memory.TryWriteBytes(0x9000, ap.ToBytes(0));
         m.Cpus[1].DeliverSipi(9);
         RunResult r = m.Run();
         Assert.That(r.Outcome, Is.EqualTo(RunOutcome.InstructionLimit), $"the BSP saw its TSC go backwards: {r.Message}");
@@ -176,25 +176,11 @@ public class SchedulerTests
 
         var options = new MachineOptions { SerialOutput = new MemoryStream(), FlatAddress = 0x7C00, MaxInstructions = 5_000_000, Smp = 2 };
         using var m = new Machine(options);
-        m.LoadImage(Assemble(bsp, 0x7C00), "flat");
-        m.Memory.TryWriteBytes(0x9000, Assemble(ap, 0));
+        m.LoadImage(bsp.ToBytes(0x7C00), "flat");
+        m.Memory.TryWriteBytes(0x9000, ap.ToBytes(0));
         m.Cpus[1].DeliverSipi(9);
         RunResult r = m.Run();
         Assert.That(r.Outcome, Is.EqualTo(RunOutcome.GuestExit), r.Message);
         Assert.That(r.ExitCode, Is.EqualTo(1));
-    }
-
-    private static byte[] Assemble(Assembler a, ulong ip)
-    {
-        var w = new ByteWriter();
-        a.Assemble(w, ip);
-        return [.. w.Bytes];
-    }
-
-    private sealed class ByteWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = [];
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

@@ -71,9 +71,7 @@ internal sealed unsafe class DifferentialEngine : IDisposable
     {
         var a = new Assembler(64);
         build(a);
-        var writer = new ListWriter();
-        a.Assemble(writer, 0);
-        return writer.Bytes.ToArray();
+        return a.ToBytes(0);
     }
 
     /// <summary>
@@ -214,11 +212,4 @@ internal sealed unsafe class DifferentialEngine : IDisposable
     }
 
     public void Dispose() => _native.Dispose();
-
-    private sealed class ListWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
-    }
 }

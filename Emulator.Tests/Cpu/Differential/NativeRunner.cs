@@ -118,13 +118,12 @@ internal sealed unsafe class NativeRunner : IDisposable
         a.pop(rbx);
         a.ret();
 
-        var writer = new ByteWriter();
-        a.Assemble(writer, (ulong)_code);
-        if (writer.Count > (int)CodeSize)
+        byte[] thunk = a.ToBytes((ulong)_code);
+        if (thunk.Length > (int)CodeSize)
         {
             throw new InvalidOperationException("thunk too large");
         }
-        writer.CopyTo(new Span<byte>(_code, (int)CodeSize));
+        thunk.CopyTo(new Span<byte>(_code, (int)CodeSize));
     }
 
     /// <summary>
@@ -143,16 +142,5 @@ internal sealed unsafe class NativeRunner : IDisposable
         Munmap((nint)_code, CodeSize);
         NativeMemory.AlignedFree(_state);
         NativeMemory.AlignedFree(Data);
-    }
-
-    private sealed class ByteWriter : CodeWriter
-    {
-        private readonly List<byte> _bytes = new();
-
-        public int Count => _bytes.Count;
-
-        public override void WriteByte(byte value) => _bytes.Add(value);
-
-        public void CopyTo(Span<byte> dest) => CollectionsMarshal.AsSpan(_bytes).CopyTo(dest);
     }
 }

@@ -1171,16 +1171,7 @@ public class SseTests
     {
         var a = new Assembler(64);
         build(a);
-        var writer = new BytesWriter();
-        a.Assemble(writer, 0);
-        return writer.Bytes.ToArray();
-    }
-
-    private sealed class BytesWriter : CodeWriter
-    {
-        public List<byte> Bytes { get; } = new();
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
+        return a.ToBytes(0);
     }
 
     // ------------------------------------------------------------------ CPUID coverage

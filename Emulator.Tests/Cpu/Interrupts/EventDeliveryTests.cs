@@ -441,17 +441,10 @@ public class EventDeliveryTests
         h.Cpu.InvalidateFetch();
         var asm = new Assembler(32);
         asm.@int(0x40);
-        var w = new List<byte>();
-        asm.Assemble(new ListWriter(w), CpuHarness.CodeAddress);
-        h.LoadBytes(w.ToArray());
+        h.LoadBytes(asm.ToBytes(CpuHarness.CodeAddress));
         h.RunToStop();
         Assert.That(h.Cpu.State.Is64, Is.True);
         Assert.That(Stack(h, 1), Is.EqualTo(GuestSystem.KernelCs32));
-    }
-
-    private sealed class ListWriter(List<byte> bytes) : CodeWriter
-    {
-        public override void WriteByte(byte value) => bytes.Add(value);
     }
 
     [Test]

@@ -119,10 +119,9 @@ internal sealed class GuestSystem
         ulong ip = _h.Mode == CpuMode.Real16 ? at & 0xF : at;
         var asm = new Assembler(bitness != 0 ? bitness : _h.Bitness);
         build(asm);
-        var writer = new ByteWriter();
-        asm.Assemble(writer, ip);
-        _h.Memory.TryWriteBytes(at, writer.Bytes.ToArray());
-        _nextHandler = (at + (ulong)writer.Bytes.Count + 0xFF) & ~0xFFUL;
+        byte[] code = asm.ToBytes(ip);
+        _h.Memory.TryWriteBytes(at, code);
+        _nextHandler = (at + (ulong)code.Length + 0xFF) & ~0xFFUL;
         return at;
     }
 
@@ -161,12 +160,5 @@ internal sealed class GuestSystem
         s.Cpl = 3;
         s.Gpr[4] = UserStackTop;
         _h.Cpu.InvalidateFetch();
-    }
-
-    private sealed class ByteWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = new();
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

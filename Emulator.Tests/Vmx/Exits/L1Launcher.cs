@@ -27,9 +27,7 @@ internal static class L1Launcher
         setup?.Invoke(bed);
         var asm = new Assembler(64);
         l2(asm);
-        var writer = new ByteWriter();
-        asm.Assemble(writer, L2Code);
-        bed.H.Memory.TryWriteBytes(L2Code, writer.Bytes.ToArray());
+        bed.H.Memory.TryWriteBytes(L2Code, asm.ToBytes(L2Code));
 
         ulong at = FieldTable;
         void Put(F field, ulong value)
@@ -92,12 +90,5 @@ internal static class L1Launcher
             a.nop();
         });
         return bed;
-    }
-
-    private sealed class ByteWriter : CodeWriter
-    {
-        public readonly List<byte> Bytes = [];
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

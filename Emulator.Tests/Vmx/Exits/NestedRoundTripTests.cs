@@ -36,9 +36,7 @@ internal sealed class NestedRoundTripTests
         var bed = new VmxTestBed();
         var asm = new Assembler(64);
         l2(asm);
-        var writer = new ByteWriter();
-        asm.Assemble(writer, L2Code);
-        bed.H.Memory.TryWriteBytes(L2Code, writer.Bytes.ToArray());
+        bed.H.Memory.TryWriteBytes(L2Code, asm.ToBytes(L2Code));
 
         ulong at = FieldTable;
         Vmcs12Builder.Fill((field, value) =>
@@ -435,12 +433,5 @@ internal sealed class NestedRoundTripTests
 
         Assert.That(bed.H[Register.R15], Is.EqualTo(10_000UL));
         Assert.That(allocated, Is.Zero);
-    }
-
-    private sealed class ByteWriter : CodeWriter
-    {
-        public List<byte> Bytes { get; } = [];
-
-        public override void WriteByte(byte value) => Bytes.Add(value);
     }
 }

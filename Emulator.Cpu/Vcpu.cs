@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Emulator.Cpu.Bus;
 using Emulator.Cpu.Decoding;
@@ -170,9 +169,6 @@ public sealed unsafe partial class Vcpu
 
     /// <summary>Message attached to the last stop (triple fault, halt…).</summary>
     public string? LastStopMessage => StopMessage;
-
-    [DoesNotReturn]
-    internal static void ThrowInternal(string message) => throw new InvalidOperationException(message);
 
     // ------------------------------------------------------------------ run loop
 

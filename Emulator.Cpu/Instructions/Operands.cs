@@ -179,8 +179,6 @@ public sealed unsafe partial class Vcpu
 
     internal static ulong SizeMask(int size) => size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
 
-    internal static ulong SignBit(int size) => 1UL << (size * 8 - 1);
-
     /// <summary>Sign-extends the low <paramref name="size"/> bytes of <paramref name="v"/>.</summary>
     internal static ulong SignExtend(ulong v, int size) => size switch
     {

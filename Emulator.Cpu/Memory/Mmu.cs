@@ -113,20 +113,6 @@ public sealed unsafe partial class Vcpu
     private bool Matches(in TlbEntry e, ushort pcid, bool includeGlobal) =>
         e.Vpid == CurrentVpid && ((e.Perm & TlbEntry.PermGlobal) != 0 ? includeGlobal : e.Pcid == pcid);
 
-    /// <summary>Number of valid entries (tests and the debugger's tlb view).</summary>
-    internal int TlbCount()
-    {
-        int n = 0;
-        foreach (TlbEntry e in _tlb)
-        {
-            if (e.Tag != 0)
-            {
-                n++;
-            }
-        }
-        return n;
-    }
-
     /// <summary>Loads the PAE PDPTE registers from CR3 (SDM Vol. 3A §4.4.1 "PDPTE Registers").</summary>
     internal bool LoadPdptes()
     {

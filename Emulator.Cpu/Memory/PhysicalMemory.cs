@@ -75,11 +75,7 @@ public sealed unsafe class PhysicalMemory : IDisposable
         return null;
     }
 
-    internal bool IsCodePage(byte* host) => _codePages[(ulong)(host - _ram) >> 12] != 0;
-
     internal void MarkCodePage(byte* host) => _codePages[(ulong)(host - _ram) >> 12] = 1;
-
-    internal void ClearCodePage(byte* host) => _codePages[(ulong)(host - _ram) >> 12] = 0;
 
     /// <summary>Called after a guest write to RAM at <paramref name="host"/>: drops cached code there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
